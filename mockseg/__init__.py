@@ -1,0 +1,23 @@
+"""mockseg: a fake of Segment's Tracking API that enforces the documented group contract."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from mockseg.app import MockSegmentApp, Settings
+from mockseg.journal import CallFilter, Journal, Record
+from mockseg.rules import Limits
+from mockseg.server import MockSegment
+from mockseg.validation import Violation, validate
+
+__all__ = [
+    "CallFilter",
+    "Journal",
+    "Limits",
+    "MockSegment",
+    "MockSegmentApp",
+    "Record",
+    "Settings",
+    "Violation",
+    "validate",
+]

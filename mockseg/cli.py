@@ -1,0 +1,169 @@
+"""The command line: ``mockseg serve`` and ``mockseg validate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mockseg import __version__
+from mockseg.journal import Record
+from mockseg.rules import MESSAGE_TYPES, Limits
+from mockseg.validation import check_message, validate
+
+__all__ = ["format_record", "main"]
+
+call_log = logging.getLogger("mockseg.calls")
+
+
+def format_record(record: Record) -> str:
+    """One concise line for a call: HTTP status, verdict, type, groupId, first error."""
+    verdict = "fault" if record.fault else record.status
+    if record.status == "accepted" and record.warnings:
+        verdict = "warning"
+    group_id = record.group_id
+    who = f"groupId={group_id}" if isinstance(group_id, str) and group_id else ""
+    line = f"{record.http_status} {verdict:<8} {record.path:<12} {record.type or '-':<8} {who}"
+    problem = record.errors[0] if record.errors else (
+        record.warnings[0] if record.warnings else None)
+    if problem is not None:
+        line += f"  {problem.field}: {problem.message}"
+    return line.rstrip()
+
+
+def _log_records(records: Sequence[Record]) -> None:
+    for record in records:
+        call_log.info("%s", format_record(record))
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    if args.group_id_pattern is None:
+        return Limits()
+    try:
+        return Limits(group_id_pattern=args.group_id_pattern)
+    except ValueError as exc:
+        raise SystemExit(f"mockseg: {exc}") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the standalone server until SIGINT or SIGTERM."""
+    from mockseg.server import MockSegment
+
+    if not args.quiet:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        call_log.addHandler(handler)
+        call_log.setLevel(logging.INFO)
+        call_log.propagate = False
+    fake = MockSegment(
+        mode=args.mode,
+        write_keys=args.write_key,
+        limits=_limits(args),
+        host=args.host,
+        port=args.port,
+        on_records=None if args.quiet else _log_records,
+    )
+    try:
+        fake.start()
+    except OSError as exc:
+        print(f"mockseg: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"mockseg listening on {fake.url}", flush=True)
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        fake.stop()
+    return 0
+
+
+def _read(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_text("utf-8")
+
+
+def validate_files(args: argparse.Namespace) -> int:
+    """Check payload files; print every error and warning; 1 if any file is invalid."""
+    limits = _limits(args)
+    invalid = False
+    for name in args.files:
+        label = "<stdin>" if name == "-" else name
+        try:
+            message = json.loads(_read(name))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            print(f"{label}: error: cannot read JSON: {exc}")
+            invalid = True
+            continue
+        if isinstance(message, dict) and isinstance(message.get("batch"), list) and (
+            args.kind is None
+        ):
+            errors, warnings = [], []
+            for index, item in enumerate(message["batch"]):
+                e, w = check_message(item, None, limits, f"batch[{index}].")
+                errors += e
+                warnings += w
+            problems = errors + warnings
+        else:
+            problems = validate(message, args.kind, limits=limits)
+        if not any(p.severity == "error" for p in problems):
+            print(f"{label}: ok" + (f" ({len(problems)} warning(s))" if problems else ""))
+        else:
+            invalid = True
+        for problem in problems:
+            print(f"{label}: {problem.severity}: {problem.field}: {problem.message}")
+    return 1 if invalid else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockseg", description="A contract-checking fake of Segment's Tracking API."
+    )
+    parser.add_argument("--version", action="version", version=f"mockseg {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("serve", help="run the standalone server")
+    run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
+    run.add_argument("--mode", choices=("strict", "segment"), default="strict",
+                     help="strict answers invalid calls with 400; segment answers 200 like "
+                          "production and only records the errors (default strict)")
+    run.add_argument("--write-key", action="append", metavar="K",
+                     help="accept only this write key (repeat for several); default: any key")
+    run.add_argument("--group-id-pattern", metavar="REGEX",
+                     help="regular expression a whole groupId must match")
+    run.add_argument("--quiet", action="store_true", help="do not log a line per call")
+    run.set_defaults(func=serve)
+
+    check = commands.add_parser("validate", help="check payload files against the contract")
+    check.add_argument("files", nargs="+", metavar="FILE", help="JSON payload file, or - for stdin")
+    check.add_argument("--kind", choices=MESSAGE_TYPES,
+                       help="check as this message type (default: the payload's type, or group)")
+    check.add_argument("--group-id-pattern", metavar="REGEX",
+                       help="regular expression a whole groupId must match")
+    check.set_defaults(func=validate_files)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mockseg`` command."""
+    args = _parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

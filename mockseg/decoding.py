@@ -1,0 +1,168 @@
+"""Turn a request body into JSON, within the size limits, without ever holding more than a limit.
+
+Reading stops one byte past the limit; gzip is inflated in steps and stops as soon as the
+inflated bytes pass the limit, so a bomb is never inflated into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from typing import IO, Any
+
+from werkzeug.exceptions import ClientDisconnected
+
+from mockseg.errors import InvalidJson, PayloadTooLarge, UnsupportedEncoding, ValidationFailed
+
+__all__ = ["json_depth_over", "parse_json", "read_body"]
+
+_CHUNK = 65_536
+# gzip wraps incompressible data with a little overhead; a compressed body this much larger than
+# the limit cannot inflate to less than the limit.
+_GZIP_SLACK = 1_024
+
+
+def _too_large(limit: int, what: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Exceed payload limit: {what} is over {limit} bytes")
+
+
+def _read_capped(stream: IO[bytes], cap: int) -> bytes:
+    """Read until end of stream or until more than ``cap`` bytes have arrived."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= cap:
+        part = stream.read(min(_CHUNK, cap + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _inflate(stream: IO[bytes], wbits: int, limit: int, what: str) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            part = stream.read(_CHUNK)
+            if not part:
+                break
+            while part:
+                inflated = inflater.decompress(part, limit + 1 - size)
+                out.append(inflated)
+                size += len(inflated)
+                if size > limit:
+                    raise _too_large(limit, f"{what} (after gzip decoding)")
+                part = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+        tail = inflater.flush()
+    except zlib.error as exc:
+        raise InvalidJson(f"Request body is not valid gzip: {exc}") from None
+    out.append(tail)
+    if size + len(tail) > limit:
+        raise _too_large(limit, f"{what} (after gzip decoding)")
+    if not inflater.eof:
+        raise InvalidJson("Request body is not valid gzip: the stream is truncated")
+    return b"".join(out)
+
+
+def read_body(
+    stream: IO[bytes], content_length: int | None, content_encoding: str, limit: int,
+    what: str = "request body",
+) -> bytes:
+    """The decoded body bytes, or PayloadTooLarge / InvalidJson / UnsupportedEncoding.
+
+    A declared Content-Length over the limit is refused before reading anything. A body that
+    stops short of its Content-Length (the client stalled or went away) is InvalidJson.
+    """
+    try:
+        return _read_body(stream, content_length, content_encoding, limit, what)
+    except (ClientDisconnected, OSError):
+        raise InvalidJson(
+            "Could not read the request body: it ended before its Content-Length, or stalled"
+        ) from None
+
+
+def _read_body(
+    stream: IO[bytes], content_length: int | None, content_encoding: str, limit: int, what: str
+) -> bytes:
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        if content_length is not None and content_length > limit:
+            raise _too_large(limit, what)
+        data = _read_capped(stream, limit)
+        if len(data) > limit:
+            raise _too_large(limit, what)
+        return data
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        if content_length is not None and content_length > limit + limit // 100 + _GZIP_SLACK:
+            raise _too_large(limit, what)
+        wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+        return _inflate(stream, wbits, limit, what)
+    raise UnsupportedEncoding(
+        f"Unsupported Content-Encoding {content_encoding!r} (use gzip or none)",
+        field="Content-Encoding",
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+def json_depth_over(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels deep (the top-level one is level 1)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def parse_json(data: bytes, max_depth: int) -> Any:
+    """Parse UTF-8 JSON strictly: no NaN or Infinity, no lone surrogates, nesting bounded."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}")
+    if not text.strip():
+        raise InvalidJson("Request body is empty")
+    too_deep = ValidationFailed(f"JSON nested too deeply (max {max_depth} levels)")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise too_deep from None
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except ValueError as exc:  # NaN / Infinity, or an integer past Python's digit limit
+        raise InvalidJson(f"Invalid JSON: {exc}") from None
+    if (data.count(b"{") + data.count(b"[") > max_depth and isinstance(value, dict | list)
+            and json_depth_over(value, max_depth)):
+        raise too_deep
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise InvalidJson("Invalid JSON: a \\u escape encodes a lone surrogate")
+    return value

@@ -1,0 +1,76 @@
+"""The API's errors: small classes with an HTTP code, an error type and a message.
+
+They carry no HTTP machinery; :func:`mockseg.app.error_response` is the one place that turns them
+into responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mockseg.validation import Violation
+
+__all__ = [
+    "ApiError",
+    "AuthenticationFailed",
+    "InvalidJson",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "UnsupportedEncoding",
+    "ValidationFailed",
+]
+
+
+class ApiError(Exception):
+    """An error answer: ``code`` is the HTTP status, ``type`` the body's ``error.type``."""
+
+    code = 400
+    type = "validation_error"
+
+    def __init__(self, message: str, field: str = "body", errors: Sequence[Violation] = ()):
+        super().__init__(message)
+        self.message = message
+        self.errors: list[Violation] = list(errors) or [Violation(field, message)]
+
+    @property
+    def field(self) -> str:
+        return self.errors[0].field
+
+
+class InvalidJson(ApiError):
+    """The body is not UTF-8 JSON, or could not be read."""
+
+    type = "invalid_json"
+
+
+class PayloadTooLarge(ApiError):
+    """The decoded body is over its size limit (400, as the Tracking API answers)."""
+
+    type = "payload_too_large"
+
+
+class ValidationFailed(ApiError):
+    """The body parsed but breaks the contract."""
+
+
+class AuthenticationFailed(ApiError):
+    """No write key, or one the server was not told to accept."""
+
+    code = 401
+    type = "authentication_error"
+
+
+class NotFound(ApiError):
+    code = 404
+    type = "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    code = 405
+    type = "method_not_allowed"
+
+
+class UnsupportedEncoding(ApiError):
+    code = 415
+    type = "unsupported_encoding"

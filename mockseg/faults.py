@@ -1,0 +1,69 @@
+"""Injected faults: the next N tracking calls get a chosen answer instead of being judged."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Fault", "Faults"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One planned answer: an HTTP status, an optional Retry-After, an optional delay."""
+
+    status: int = 503
+    retry_after: float | None = None
+    delay_ms: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, int) or isinstance(self.status, bool) or not (
+            200 <= self.status <= 599
+        ):
+            raise ValueError(f"status must be an HTTP status from 200 to 599, not {self.status!r}")
+        if self.retry_after is not None and (
+            isinstance(self.retry_after, bool)
+            or not isinstance(self.retry_after, int | float)
+            or self.retry_after < 0
+        ):
+            raise ValueError(
+                f"retry_after must be a non-negative number of seconds, not {self.retry_after!r}"
+            )
+        if not isinstance(self.delay_ms, int) or isinstance(self.delay_ms, bool) or not (
+            0 <= self.delay_ms <= 60_000
+        ):
+            raise ValueError(f"delay_ms must be an integer from 0 to 60000, not {self.delay_ms!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Faults:
+    """A thread-safe queue of planned faults, consumed one per tracking request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[Fault] = []
+
+    def add(self, fault: Fault, count: int = 1) -> None:
+        """Make the next ``count`` tracking requests get ``fault``."""
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
+            raise ValueError(f"count must be an integer from 1 to 100000, not {count!r}")
+        with self._lock:
+            self._queue.extend([fault] * count)
+
+    def take(self) -> Fault | None:
+        """The fault for this request, if one is planned."""
+        if not self._queue:  # the common case, without the lock
+            return None
+        with self._lock:
+            return self._queue.pop(0) if self._queue else None
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return list(self._queue)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()

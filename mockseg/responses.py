@@ -1,0 +1,63 @@
+"""The one place where answers, and errors in particular, become HTTP responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from mockseg.errors import ApiError
+
+__all__ = ["CORS_HEADERS", "error_body", "error_response", "json_response", "success_response"]
+
+#: Sent on every response: the Tracking API is called from browsers.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+_SUCCESS = b'{"success":true}'
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON response with the CORS header."""
+    response = Response(_dumps(data), status=status, mimetype="application/json")
+    response.headers.update(CORS_HEADERS)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def success_response(status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``{"success": true}``, the Tracking API's answer to an accepted request."""
+    response = Response(_SUCCESS, status=status, mimetype="application/json")
+    response.headers.update(CORS_HEADERS)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    """The documented error body, plus top-level ``code`` and ``message`` for SDKs that read them.
+
+    The official Python SDK builds its ``APIError`` from ``payload["code"]`` and
+    ``payload["message"]``; with them present its error callback shows the real reason.
+    """
+    return {
+        "error": {
+            "type": error.type,
+            "message": error.message,
+            "errors": [violation.to_dict() for violation in error.errors],
+        },
+        "code": error.type,
+        "message": error.message,
+    }
+
+
+def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
+    """The HTTP answer for an :class:`~mockseg.errors.ApiError`."""
+    return json_response(error_body(error), status=error.code, headers=headers)

@@ -1,0 +1,198 @@
+"""The socket side: a threaded HTTP/1.1 server that keeps connections alive.
+
+werkzeug's development server parses the request (request line, headers, chunked bodies) and
+builds the WSGI environ; this module only changes what it does around the app. werkzeug 3 closes
+every connection after one response, because it cannot tell where a request body ends. Here the
+body is read through a ``LimitedStream``, so after the app has answered we know exactly how much
+of it is left: a small remainder is drained and the connection stays open for the next request;
+a large or unreadable one closes the connection. SDKs keep their connections alive
+(``requests.Session``, Node's keep-alive agent), so this saves a TCP handshake and a thread per
+call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import selectors
+import socket
+import threading
+from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import LimitedStream
+
+__all__ = ["IDLE_TIMEOUT", "KeepAliveServer"]
+
+log = logging.getLogger("mockseg")
+
+#: Seconds a keep-alive connection may sit idle, or a request body may stall, before closing.
+IDLE_TIMEOUT = 30.0
+#: Unread request bytes up to this size are drained to keep the connection; more closes it.
+_DRAIN_LIMIT = 65_536
+
+
+class _Handler(WSGIRequestHandler):
+    """One connection: many requests in turn, each through the WSGI app."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
+    server: KeepAliveServer
+
+    @property
+    def server_version(self) -> str:  # type: ignore[override]
+        return "mockseg"
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").strip().lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        stream: LimitedStream | None = None
+        if not environ.get("wsgi.input_terminated"):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                if length < 0:
+                    raise ValueError(length)
+            except ValueError:
+                self.send_error(400, "Invalid Content-Length header")
+                return
+            stream = LimitedStream(self.rfile, length)
+            environ["wsgi.input"] = stream
+            environ["wsgi.input_terminated"] = True
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return self._no_write
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+        except (ConnectionError, TimeoutError) as exc:
+            self.connection_dropped(exc, environ)
+            self.close_connection = True
+            return
+        if not self._body_finished(environ, stream):
+            self.close_connection = True
+        status, headers = started
+        head = [f"{self.protocol_version} {status}\r\n",
+                f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"]
+        head += [f"{name}: {value}\r\n" for name, value in headers]
+        if self.close_connection:
+            head.append("Connection: close\r\n")
+        head.append("\r\n")
+        self.wfile.write("".join(head).encode("latin-1") + body)
+
+    @staticmethod
+    def _no_write(data: bytes) -> None:
+        raise AssertionError("mockseg's app returns its body; it never calls write()")
+
+    def _body_finished(self, environ: dict[str, Any], stream: LimitedStream | None) -> bool:
+        """Whether the request body is consumed, draining a small remainder if needed."""
+        if stream is None:  # chunked: werkzeug's DechunkedInput knows when it has ended
+            return bool(getattr(environ["wsgi.input"], "_done", False))
+        remaining = stream.limit - stream._pos
+        if remaining == 0:
+            return True
+        if remaining > _DRAIN_LIMIT:
+            return False
+        try:
+            stream.exhaust()
+        except Exception:  # the client went away or stalled; do not reuse the connection
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors (bad request line, huge headers) in the documented JSON shape."""
+        text = message or self.responses.get(code, ("Bad request",))[0]
+        kind = "request_header_too_large" if code == 431 else "invalid_request"
+        body = json.dumps({
+            "error": {"type": kind, "message": text, "errors": [{"field": "request",
+                                                                  "message": text}]},
+            "code": kind, "message": text,
+        }).encode()
+        self.close_connection = True
+        recorder = getattr(self.server.app, "record_protocol_error", None)
+        if recorder is not None:
+            path = getattr(self, "path", "") or ""
+            recorder(path.split("?", 1)[0], code, text)
+        try:
+            self.wfile.write(
+                (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n"
+                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"
+                 "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n"
+                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("latin-1")
+                + body
+            )
+        except OSError:
+            pass
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # mockseg logs each call itself, not each HTTP exchange
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        if type == "error":
+            log.warning(message.rstrip(), *args)
+
+
+class KeepAliveServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with keep-alive, and a stop that returns at once.
+
+    ``serve_forever`` watches a wake-up socket beside the listening one, so ``stop`` needs no
+    poll interval; ``close`` shuts open keep-alive connections so their threads end too.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, app: Any) -> None:
+        super().__init__(host, port, app, handler=_Handler)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._stopping = False
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ, "accept")
+            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            while not self._stopping:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        return
+                    self._handle_request_noblock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def stop(self) -> None:
+        """Make ``serve_forever`` return now (from any thread)."""
+        self._stopping = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Close the listening socket and every open connection."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.server_close()
+        self._wake_r.close()
+        self._wake_w.close()
