@@ -226,9 +226,8 @@ class MockSegmentApp:
                 errors.insert(0, auth_error.errors[0])
             elif answer is not None and not errors:
                 first = answer.errors[0]
-                errors = [Violation(
-                    "batch", f"Not accepted: the batch was rejected ({first.field}: {first.message})"
-                )]
+                errors = [Violation("batch", "Not accepted: the batch was rejected "
+                                             f"({first.field}: {first.message})")]
             if settings.mode == "segment" and write_key is None:
                 warnings = [Violation("writeKey", "Missing write key"), *warnings]
             records.append(Record(
@@ -257,7 +256,9 @@ class MockSegmentApp:
             return self._fault_response(fault)
         return error_response(answer) if answer is not None else success_response()
 
-    def _single_message(self, body: dict[str, Any], endpoint: str, limits: Limits) -> list[_Message]:
+    def _single_message(
+        self, body: dict[str, Any], endpoint: str, limits: Limits
+    ) -> list[_Message]:
         kind = TRACKING_PATHS[endpoint]
         errors, warnings = check_message(body, kind, limits)
         return [_Message(body, kind, errors, warnings)]
@@ -361,13 +362,12 @@ class MockSegmentApp:
             raw_body=raw_body,
         )])
 
-    def record_protocol_error(self, path: str, code: int, message: str) -> None:
+    def record_protocol_error(self, path: str, error: ApiError) -> None:
         """Record a request the HTTP layer refused before the app saw it (bad request line,
         oversized headers)."""
         self._store([Record(
             request_id=uuid.uuid4().hex, received_at=_now(), path=path or "-", type=None,
-            status="rejected", http_status=int(code), errors=[Violation("request", message)],
-            warnings=[],
+            status="rejected", http_status=error.code, errors=list(error.errors), warnings=[],
             payload=None, write_key=None, headers={},
         )])
 

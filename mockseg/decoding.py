@@ -148,7 +148,9 @@ def parse_json(data: bytes, max_depth: int) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidJson(f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}")
+        raise InvalidJson(
+            f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
     if not text.strip():
         raise InvalidJson("Request body is empty")
     too_deep = ValidationFailed(f"JSON nested too deeply (max {max_depth} levels)")
@@ -157,7 +159,9 @@ def parse_json(data: bytes, max_depth: int) -> Any:
     except RecursionError:
         raise too_deep from None
     except json.JSONDecodeError as exc:
-        raise InvalidJson(f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        raise InvalidJson(
+            f"Invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except ValueError as exc:  # NaN / Infinity, or an integer past Python's digit limit
         raise InvalidJson(f"Invalid JSON: {exc}") from None
     if (data.count(b"{") + data.count(b"[") > max_depth and isinstance(value, dict | list)

@@ -14,9 +14,11 @@ __all__ = [
     "ApiError",
     "AuthenticationFailed",
     "InvalidJson",
+    "InvalidRequest",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "RequestHeaderTooLarge",
     "UnsupportedEncoding",
     "ValidationFailed",
 ]
@@ -74,3 +76,16 @@ class MethodNotAllowed(ApiError):
 class UnsupportedEncoding(ApiError):
     code = 415
     type = "unsupported_encoding"
+
+
+class InvalidRequest(ApiError):
+    """The HTTP request itself is malformed (request line, Content-Length)."""
+
+    type = "invalid_request"
+
+
+class RequestHeaderTooLarge(ApiError):
+    """A header line, or the number of headers, is over the HTTP parser's limit."""
+
+    code = 431
+    type = "request_header_too_large"

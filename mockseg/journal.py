@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from mockseg.validation import Violation
 
@@ -145,7 +145,7 @@ class CallFilter:
     request_id: str | None = None
 
     #: The admin API's query parameter for each field.
-    QUERY_NAMES = {
+    QUERY_NAMES: ClassVar[dict[str, str]] = {
         "type": "type",
         "status": "status",
         "groupId": "group_id",

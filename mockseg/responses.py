@@ -10,7 +10,14 @@ from werkzeug.wrappers import Response
 
 from mockseg.errors import ApiError
 
-__all__ = ["CORS_HEADERS", "error_body", "error_response", "json_response", "success_response"]
+__all__ = [
+    "CORS_HEADERS",
+    "error_body",
+    "error_bytes",
+    "error_response",
+    "json_response",
+    "success_response",
+]
 
 #: Sent on every response: the Tracking API is called from browsers.
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
@@ -56,6 +63,11 @@ def error_body(error: ApiError) -> dict[str, Any]:
         "code": error.type,
         "message": error.message,
     }
+
+
+def error_bytes(error: ApiError) -> bytes:
+    """The error body as bytes, for the socket layer's own answers."""
+    return _dumps(error_body(error))
 
 
 def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:

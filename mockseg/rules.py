@@ -338,9 +338,8 @@ def traits_empty(msg: Message, limits: Limits) -> Found:
 
 def trait_id_matches(msg: Message, limits: Limits) -> Found:
     traits = msg.get("traits")
-    if isinstance(traits, dict) and traits.get("id") is not None:
-        if traits["id"] != msg.get("groupId"):
-            yield "traits.id", "Trait id differs from groupId (Segment sets it to the groupId)"
+    if isinstance(traits, dict) and traits.get("id") not in (None, msg.get("groupId")):
+        yield "traits.id", "Trait id differs from groupId (Segment sets it to the groupId)"
 
 
 def trait_urls(msg: Message, limits: Limits) -> Found:

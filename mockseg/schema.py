@@ -142,3 +142,11 @@ def load_group_schema() -> Schema:
 def render(schema: Schema) -> str:
     """The canonical text of a schema file: two-space indent, a final newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # regenerate the shipped file: python -m mockseg.schema
+    from pathlib import Path
+
+    target = Path(__file__).with_name("schema") / "group.schema.json"
+    target.write_text(render(group_schema()), "utf-8")
+    print(f"wrote {target}")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from mockseg.app import Mode, MockSegmentApp, Settings
+from mockseg.app import MockSegmentApp, Mode, Settings
 from mockseg.faults import Fault, Faults
 from mockseg.journal import CallFilter, Journal, Record
 from mockseg.rules import Limits
@@ -139,7 +139,7 @@ class MockSegment:
         *,
         delay_ms: int = 0,
     ) -> None:
-        """Answer the next ``count`` tracking calls with ``status`` (and Retry-After); record them."""
+        """Answer the next ``count`` tracking calls with ``status``; they are still recorded."""
         self.faults.add(Fault(status=status, retry_after=retry_after, delay_ms=delay_ms), count)
 
     @property

@@ -12,7 +12,7 @@ call.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import selectors
 import socket
@@ -21,6 +21,9 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
+
+from mockseg.errors import InvalidRequest, RequestHeaderTooLarge
+from mockseg.responses import error_bytes
 
 __all__ = ["IDLE_TIMEOUT", "KeepAliveServer"]
 
@@ -56,12 +59,14 @@ class _Handler(WSGIRequestHandler):
             except ValueError:
                 self.send_error(400, "Invalid Content-Length header")
                 return
-            stream = LimitedStream(self.rfile, length)
+            stream = LimitedStream(self.rfile, length)  # type: ignore[arg-type]
             environ["wsgi.input"] = stream
             environ["wsgi.input_terminated"] = True
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             started[:] = [status, headers]
             return self._no_write
 
@@ -110,27 +115,19 @@ class _Handler(WSGIRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors (bad request line, huge headers) in the documented JSON shape."""
         text = message or self.responses.get(code, ("Bad request",))[0]
-        kind = "request_header_too_large" if code == 431 else "invalid_request"
-        body = json.dumps({
-            "error": {"type": kind, "message": text, "errors": [{"field": "request",
-                                                                  "message": text}]},
-            "code": kind, "message": text,
-        }).encode()
+        error = (RequestHeaderTooLarge if code == 431 else InvalidRequest)(text, field="request")
+        error.code = int(code)
+        body = error_bytes(error)
         self.close_connection = True
         recorder = getattr(self.server.app, "record_protocol_error", None)
         if recorder is not None:
-            path = getattr(self, "path", "") or ""
-            recorder(path.split("?", 1)[0], code, text)
-        try:
-            self.wfile.write(
-                (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n"
-                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"
-                 "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n"
-                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode("latin-1")
-                + body
-            )
-        except OSError:
-            pass
+            recorder((getattr(self, "path", "") or "").split("?", 1)[0], error)
+        head = (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n"
+                f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"
+                "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+        with contextlib.suppress(OSError):
+            self.wfile.write(head.encode("latin-1") + body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # mockseg logs each call itself, not each HTTP exchange
@@ -138,6 +135,14 @@ class _Handler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             log.warning(message.rstrip(), *args)
+
+
+class _BindFailed(Exception):
+    """Carries an OSError from bind past werkzeug, which would print it and exit the process."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class KeepAliveServer(ThreadedWSGIServer):
@@ -150,11 +155,21 @@ class KeepAliveServer(ThreadedWSGIServer):
     daemon_threads = True
 
     def __init__(self, host: str, port: int, app: Any) -> None:
-        super().__init__(host, port, app, handler=_Handler)
+        try:
+            super().__init__(host, port, app, handler=_Handler)
+        except _BindFailed as failed:
+            self.socket.close()
+            raise failed.error from None
         self._wake_r, self._wake_w = socket.socketpair()
         self._stopping = False
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+
+    def server_bind(self) -> None:
+        try:
+            super().server_bind()
+        except OSError as error:
+            raise _BindFailed(error) from error
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         with selectors.DefaultSelector() as selector:
@@ -164,7 +179,7 @@ class KeepAliveServer(ThreadedWSGIServer):
                 for key, _ in selector.select():
                     if key.data == "wake":
                         return
-                    self._handle_request_noblock()
+                    self._handle_request_noblock()  # type: ignore[attr-defined]
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -179,20 +194,16 @@ class KeepAliveServer(ThreadedWSGIServer):
     def stop(self) -> None:
         """Make ``serve_forever`` return now (from any thread)."""
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:
-            pass
 
     def close(self) -> None:
         """Close the listening socket and every open connection."""
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self.server_close()
         self._wake_r.close()
         self._wake_w.close()
