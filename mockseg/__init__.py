@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 from mockseg.app import MockSegmentApp, Settings
 from mockseg.journal import CallFilter, Journal, Record
 from mockseg.rules import Limits
-from mockseg.server import MockSegment
+from mockseg.server import MockSegment, ScopedMockSegment
 from mockseg.validation import Violation, validate
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "MockSegment",
     "MockSegmentApp",
     "Record",
+    "ScopedMockSegment",
     "Settings",
     "Violation",
     "validate",

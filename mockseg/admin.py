@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
@@ -23,7 +24,7 @@ __all__ = ["MAX_WAIT_SECONDS", "AdminApi"]
 #: The longest a ``wait`` on ``/__mockseg/calls`` may hold a request.
 MAX_WAIT_SECONDS = 60.0
 
-Handler = Callable[[Request], Response]
+Handler = Callable[[Request, "str | None"], Response]
 
 
 def _number(args: dict[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -39,6 +40,10 @@ def _number(args: dict[str, str], name: str, default: float, low: float, high: f
     return value
 
 
+def _scoped(where: CallFilter, scope: str | None) -> CallFilter:
+    return where if scope is None else replace(where, scope=scope)
+
+
 class AdminApi:
     """Routes ``/__mockseg/...`` for one app; shares its journal, faults and settings."""
 
@@ -46,7 +51,7 @@ class AdminApi:
         self.app = app
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/__mockseg/calls"): self.list_calls,
-            ("DELETE", "/__mockseg/calls"): self.reset,
+            ("DELETE", "/__mockseg/calls"): self.clear_calls,
             ("POST", "/__mockseg/reset"): self.reset,
             ("GET", "/__mockseg/stats"): self.stats,
             ("GET", "/__mockseg/faults"): self.list_faults,
@@ -58,64 +63,76 @@ class AdminApi:
             ("GET", "/__mockseg/"): self.index,
         }
 
-    def dispatch(self, request: Request) -> Response:
-        """Answer one admin request; errors come back in the documented shape."""
+    def dispatch(self, request: Request, path: str, scope: str | None = None) -> Response:
+        """Answer one admin request; errors come back in the documented shape.
+
+        Under a scope (``/_/<scope>/__mockseg/...``) every endpoint sees only that scope.
+        """
         method = "GET" if request.method == "HEAD" else request.method
-        handler = self.routes.get((method, request.path))
+        handler = self.routes.get((method, path))
         try:
             if handler is None:
-                allowed = sorted(m for (m, p) in self.routes if p == request.path)
+                allowed = sorted(m for (m, p) in self.routes if p == path)
                 if allowed:
                     raise MethodNotAllowed(
-                        f"Method {request.method} is not allowed on {request.path}; "
+                        f"Method {request.method} is not allowed on {path}; "
                         f"use {', '.join(allowed)}", field="method")
-                raise NotFound(f"No admin endpoint at {request.path}. Valid paths: "
+                raise NotFound(f"No admin endpoint at {path}. Valid paths: "
                                f"{', '.join(sorted({p for (_, p) in self.routes}))}", field="path")
-            return handler(request)
+            return handler(request, scope)
         except ApiError as error:
             return error_response(error)
 
-    def index(self, request: Request) -> Response:
+    def index(self, request: Request, scope: str | None) -> Response:
         return json_response({
             "service": "mockseg",
             "endpoints": sorted(f"{method} {path}" for method, path in self.routes),
         })
 
-    def list_calls(self, request: Request) -> Response:
+    def list_calls(self, request: Request, scope: str | None) -> Response:
         """``GET /__mockseg/calls``: filter, limit, ``after`` an id, or ``wait`` for N."""
         args = dict(request.args)
-        where = CallFilter.from_query(args)
+        where = _scoped(CallFilter.from_query(args), scope)
         after = int(_number(args, "after", 0, 0, 2**62))
-        limit = args.get("limit")
+        limit = int(_number(args, "limit", 0, 0, 10**9)) if "limit" in args else None
         wait = args.get("wait")
         journal = self.app.journal
         timed_out = False
         if wait is not None:
             count = int(_number(args, "wait", 1, 0, 1_000_000))
             timeout = _number(args, "timeout", 5.0, 0, MAX_WAIT_SECONDS)
-            _, enough = journal.wait(count, timeout, where)
+            _, enough = journal.wait(count, timeout, where, after=after)
             timed_out = not enough
-        records = journal.select(
-            where, after=after,
-            limit=int(_number(args, "limit", 0, 0, 10**9)) if limit is not None else None,
-        )
-        body = {"calls": [record.to_dict() for record in records], "total": len(records)}
+        records = journal.select(where, after=after)
+        shown = records if limit is None else records[:limit]
+        # ``total`` counts every match; ``calls`` holds the first ``limit`` of them.
+        body = {"calls": [record.to_dict() for record in shown], "total": len(records)}
         if wait is not None:
             body["timed_out"] = timed_out
         return json_response(body)
 
-    def reset(self, request: Request) -> Response:
-        """Empty the journal (``DELETE /__mockseg/calls`` or ``POST /__mockseg/reset``)."""
-        self.app.journal.clear()
+    def clear_calls(self, request: Request, scope: str | None) -> Response:
+        """``DELETE /__mockseg/calls``: empty the journal; planned faults stay."""
+        self.app.journal.clear(_scoped(CallFilter(), scope))
         return json_response({"success": True})
 
-    def stats(self, request: Request) -> Response:
-        return json_response(self.app.journal.stats())
+    def reset(self, request: Request, scope: str | None) -> Response:
+        """``POST /__mockseg/reset``: empty the journal and drop planned faults."""
+        self.app.journal.clear(_scoped(CallFilter(), scope))
+        if scope is None:
+            self.app.faults.clear_all()
+        else:
+            self.app.faults.clear(scope)
+        return json_response({"success": True})
 
-    def list_faults(self, request: Request) -> Response:
-        return json_response({"faults": [fault.to_dict() for fault in self.app.faults.pending()]})
+    def stats(self, request: Request, scope: str | None) -> Response:
+        return json_response(self.app.journal.stats(_scoped(CallFilter(), scope)))
 
-    def add_faults(self, request: Request) -> Response:
+    def list_faults(self, request: Request, scope: str | None) -> Response:
+        faults = self.app.faults.pending(scope)
+        return json_response({"faults": [fault.to_dict() for fault in faults]})
+
+    def add_faults(self, request: Request, scope: str | None) -> Response:
         """``POST /__mockseg/faults`` with ``{"status", "count", "retry_after", "delay_ms"}``."""
         try:
             spec = json.loads(request.get_data(cache=False) or b"{}")
@@ -133,26 +150,27 @@ class AdminApi:
                 retry_after=spec.get("retry_after"),
                 delay_ms=spec.get("delay_ms", 0),
             )
-            self.app.faults.add(fault, spec.get("count", 1))
+            self.app.faults.add(fault, spec.get("count", 1), scope)
         except ValueError as exc:
             raise ValidationFailed(str(exc), field=str(exc).split(" ", 1)[0]) from None
-        return json_response({"faults": [f.to_dict() for f in self.app.faults.pending()]})
+        return json_response({"faults": [f.to_dict() for f in self.app.faults.pending(scope)]})
 
-    def clear_faults(self, request: Request) -> Response:
-        self.app.faults.clear()
+    def clear_faults(self, request: Request, scope: str | None) -> Response:
+        self.app.faults.clear(scope)
         return json_response({"faults": []})
 
-    def health(self, request: Request) -> Response:
-        settings = self.app.settings
+    def health(self, request: Request, scope: str | None) -> Response:
+        settings = self.app.settings_for(scope)
         return json_response({
             "status": "ok",
+            "scope": scope,
             "version": __version__,
             "mode": settings.mode,
             "write_keys": sorted(settings.write_keys) if settings.write_keys is not None else None,
         })
 
-    def schema(self, request: Request) -> Response:
+    def schema(self, request: Request, scope: str | None) -> Response:
         """The contract's JSON Schema under this server's limits."""
-        response = json_response(group_schema(self.app.settings.limits))
+        response = json_response(group_schema(self.app.settings_for(scope).limits))
         response.mimetype = "application/schema+json"
         return response

@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +20,7 @@ from mockseg.decoding import parse_json, read_body
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
+    InternalError,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -28,8 +29,8 @@ from mockseg.errors import (
 from mockseg.faults import Fault, Faults
 from mockseg.journal import Journal, Record
 from mockseg.responses import CORS_HEADERS, error_response, json_response, success_response
-from mockseg.rules import TIMESTAMP_FIELDS, Limits, context, integrations, timestamps
-from mockseg.validation import DEFAULT_LIMITS, Violation, check_message
+from mockseg.rules import Limits
+from mockseg.validation import DEFAULT_LIMITS, Judged, Violation, check_batch, check_message
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -67,6 +68,11 @@ RECORDED_HEADERS = (
     "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "X-Retry-Count", "Origin",
 )
 _ADMIN_PREFIX = "/__mockseg"
+#: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
+#: shared server (see :meth:`mockseg.MockSegment.scoped`).
+SCOPE_PREFIX = "/_/"
+#: The WSGI environ key through which an in-process caller names its scope.
+SCOPE_ENVIRON_KEY = "mockseg.scope"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +96,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(slots=True)
-class _Message:
-    """A message being judged: what arrived, what type it is, what is wrong with it."""
-
-    payload: Any
-    type: str | None
-    errors: list[Violation]
-    warnings: list[Violation]
-
-
 class MockSegmentApp:
     """The fake Tracking API as a WSGI app. Owns no globals: state comes in through arguments."""
 
@@ -117,6 +113,25 @@ class MockSegmentApp:
         self.faults = faults if faults is not None else Faults()
         self.on_records = on_records
         self.admin = AdminApi(self)
+        self._scope_settings: dict[str, Settings] = {}
+
+    # --- scopes ----------------------------------------------------------------------------
+
+    def open_scope(self, scope: str, settings: Settings | None = None) -> None:
+        """Judge the scope's requests with ``settings`` (default: the app's own)."""
+        if settings is not None:
+            self._scope_settings[scope] = settings
+
+    def close_scope(self, scope: str) -> None:
+        """Forget a scope's settings and faults; its records stay in the journal."""
+        self._scope_settings.pop(scope, None)
+        self.faults.clear(scope)
+
+    def settings_for(self, scope: str | None) -> Settings:
+        """The settings that judge a request of ``scope``."""
+        if scope is None:
+            return self.settings
+        return self._scope_settings.get(scope, self.settings)
 
     # --- WSGI ----------------------------------------------------------------------------
 
@@ -126,25 +141,30 @@ class MockSegmentApp:
         request = Request(environ)
         try:
             response = self.dispatch(request)
-        except Exception:  # a bug of ours: answer, record, and say so in the log
+        except Exception as exc:  # a bug of ours: answer, record, and say so in the log
             log.exception("mockseg failed on %s %s", request.method, request.path)
-            response = json_response(
-                {"error": {"type": "internal_error", "message": "mockseg failed; see its log"}},
-                status=500,
-            )
+            error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
+            if not request.path.startswith(_ADMIN_PREFIX):
+                self._record_failure(request, request.path, environ.get(SCOPE_ENVIRON_KEY),
+                                     error, _now(), None, error.code)
+            response = error_response(error)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         """Route one request."""
         path = request.path
+        scope: str | None = request.environ.get(SCOPE_ENVIRON_KEY)
+        if path.startswith(SCOPE_PREFIX):
+            scope, _, rest = path[len(SCOPE_PREFIX):].partition("/")
+            path = "/" + rest
         if path == _ADMIN_PREFIX or path.startswith(_ADMIN_PREFIX + "/"):
-            return self.admin.dispatch(request)
+            return self.admin.dispatch(request, path, scope)
         endpoint = SHORT_PATHS.get(path, path)
         known = endpoint in TRACKING_PATHS or endpoint in BATCH_PATHS
         if request.method == "OPTIONS" and known:
             return self.preflight(request)
         if request.method == "POST" and known:
-            return self.track(request, endpoint)
+            return self.track(request, path, endpoint, scope)
         if known:
             error: ApiError = MethodNotAllowed(
                 f"Method {request.method} is not allowed on {path}; use POST", field="method"
@@ -157,7 +177,7 @@ class MockSegmentApp:
             headers = {}
             if request.method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
                 return error_response(error, headers)
-        self._record_failure(request, error, _now(), None)
+        self._record_failure(request, path, scope, error, _now(), None, error.code)
         return error_response(error, headers)
 
     def preflight(self, request: Request) -> Response:
@@ -174,11 +194,14 @@ class MockSegmentApp:
 
     # --- tracking --------------------------------------------------------------------------
 
-    def track(self, request: Request, endpoint: str) -> Response:
-        """Judge one tracking request, record every message in it, and answer."""
+    def track(self, request: Request, path: str, endpoint: str, scope: str | None) -> Response:
+        """Judge one tracking request, record every message in it, and answer.
+
+        ``path`` is the path as called (``/v1/g``), ``endpoint`` the one it stands for.
+        """
         received_at = _now()
-        settings = self.settings
-        fault = self.faults.take()
+        settings = self.settings_for(scope)
+        fault = self.faults.take(scope)
         is_batch = endpoint in BATCH_PATHS
         limits = settings.limits
         limit = limits.max_batch_bytes if is_batch else limits.max_body_bytes
@@ -195,14 +218,29 @@ class MockSegmentApp:
             if not isinstance(body, dict):
                 raise ValidationFailed("Request body must be a JSON object")
             if is_batch:
-                messages, request_errors = self._batch_messages(body, data, limits)
+                items = body.get("batch")
+                if isinstance(items, list) and len(items) > limits.max_batch_items:
+                    raise PayloadTooLarge(
+                        f"Exceed payload limit: {len(items)} batch items "
+                        f"(max {limits.max_batch_items})", field="batch")
+                messages, request_errors = check_batch(
+                    body, limits, measure_items=len(data) > limits.max_item_bytes)
             else:
-                messages, request_errors = self._single_message(body, endpoint, limits), []
+                kind = TRACKING_PATHS[endpoint]
+                messages, request_errors = [Judged(body, kind, *check_message(body, kind,
+                                                                              limits))], []
         except ApiError as error:
-            return self._answer_failure(request, error, received_at, data, fault)
+            # Production answers 400 only to what it cannot read; segment mode likewise.
+            lenient = settings.mode == "segment" and isinstance(error, ValidationFailed)
+            status = fault.status if fault is not None else 200 if lenient else error.code
+            self._record_failure(request, path, scope, error, received_at, data, status,
+                                 fault is not None)
+            if fault is not None:
+                return self._fault_response(fault)
+            return success_response() if lenient else error_response(error)
 
         write_key = self._write_key(request, body)
-        auth_error = self._auth_error(write_key) if settings.mode == "strict" else None
+        auth_error = self._auth_error(write_key, settings) if settings.mode == "strict" else None
         all_errors = request_errors + [e for m in messages for e in m.errors]
         if settings.mode == "segment":
             answer: ApiError | None = None
@@ -233,7 +271,8 @@ class MockSegmentApp:
             records.append(Record(
                 request_id=request_id,
                 received_at=received_at,
-                path=request.path,
+                path=path,
+                scope=scope,
                 type=message.type,
                 status="accepted" if not errors and http_status < 300 else "rejected",
                 http_status=http_status,
@@ -246,8 +285,8 @@ class MockSegmentApp:
             ))
         if not records:  # an empty batch still leaves a trace
             records.append(Record(
-                request_id=request_id, received_at=received_at, path=request.path, type=None,
-                status="rejected" if http_status >= 300 else "accepted",
+                request_id=request_id, received_at=received_at, path=path, scope=scope, type=None,
+                status="rejected" if request_errors or http_status >= 300 else "accepted",
                 http_status=http_status, errors=list(request_errors), warnings=[],
                 payload=body, write_key=write_key, headers=headers, fault=fault is not None,
             ))
@@ -255,50 +294,6 @@ class MockSegmentApp:
         if fault is not None:
             return self._fault_response(fault)
         return error_response(answer) if answer is not None else success_response()
-
-    def _single_message(
-        self, body: dict[str, Any], endpoint: str, limits: Limits
-    ) -> list[_Message]:
-        kind = TRACKING_PATHS[endpoint]
-        errors, warnings = check_message(body, kind, limits)
-        return [_Message(body, kind, errors, warnings)]
-
-    def _batch_messages(
-        self, body: dict[str, Any], data: bytes, limits: Limits
-    ) -> tuple[list[_Message], list[Violation]]:
-        items = body.get("batch")
-        if items is None:
-            raise ValidationFailed("Missing required field: batch", field="batch")
-        if not isinstance(items, list):
-            raise ValidationFailed("batch must be an array", field="batch")
-        if len(items) > limits.max_batch_items:
-            raise PayloadTooLarge(
-                f"Exceed payload limit: {len(items)} batch items "
-                f"(max {limits.max_batch_items})",
-                field="batch",
-            )
-        # The batch's own fields: sentAt, context and integrations follow the common rules.
-        request_errors = [
-            Violation(where, text)
-            for rule in (timestamps, context, integrations)
-            for where, text in rule({k: body.get(k) for k in (*TIMESTAMP_FIELDS, "context",
-                                                               "integrations")}, limits)
-        ]
-        check_size = len(data) > limits.max_item_bytes
-        messages = []
-        for index, item in enumerate(items):
-            prefix = f"batch[{index}]."
-            errors, warnings = check_message(item, None, limits, prefix)
-            if check_size and _encoded_size(item) > limits.max_item_bytes:
-                errors.insert(0, Violation(
-                    f"batch[{index}]",
-                    f"Message too large: over {limits.max_item_bytes} bytes",
-                ))
-            kind = item.get("type") if isinstance(item, dict) else None
-            messages.append(_Message(
-                item, kind if isinstance(kind, str) else None, errors, warnings
-            ))
-        return messages, request_errors
 
     @staticmethod
     def _write_key(request: Request, body: dict[str, Any]) -> str | None:
@@ -310,10 +305,11 @@ class MockSegmentApp:
         key = body.get("writeKey")
         return key if isinstance(key, str) and key else None
 
-    def _auth_error(self, write_key: str | None) -> AuthenticationFailed | None:
+    @staticmethod
+    def _auth_error(write_key: str | None, settings: Settings) -> AuthenticationFailed | None:
         if write_key is None:
             return AuthenticationFailed("Missing write key", field="writeKey")
-        allowed = self.settings.write_keys
+        allowed = settings.write_keys
         if allowed is not None and write_key not in allowed:
             return AuthenticationFailed("Invalid write key", field="writeKey")
         return None
@@ -323,42 +319,33 @@ class MockSegmentApp:
         headers = request.headers
         return {name: headers[name] for name in RECORDED_HEADERS if name in headers}
 
-    def _answer_failure(
-        self,
-        request: Request,
-        error: ApiError,
-        received_at: str,
-        data: bytes | None,
-        fault: Fault | None,
-    ) -> Response:
-        """A request that failed before it had messages: one record, then the error or fault."""
-        self._record_failure(request, error, received_at, data, fault)
-        if fault is not None:
-            return self._fault_response(fault)
-        return error_response(error)
-
     def _record_failure(
         self,
         request: Request,
+        path: str,
+        scope: str | None,
         error: ApiError,
         received_at: str,
         data: bytes | None,
-        fault: Fault | None = None,
+        http_status: int,
+        fault: bool = False,
     ) -> None:
+        """A request that failed before it had messages leaves one record of type null."""
         raw_body = data.decode("utf-8", "backslashreplace") if data else None
         self._store([Record(
             request_id=uuid.uuid4().hex,
             received_at=received_at,
-            path=request.path,
+            path=path,
+            scope=scope,
             type=None,
             status="rejected",
-            http_status=fault.status if fault is not None else error.code,
+            http_status=http_status,
             errors=list(error.errors),
             warnings=[],
             payload=None,
             write_key=self._write_key(request, {}),
             headers=self._recorded_headers(request),
-            fault=fault is not None,
+            fault=fault,
             raw_body=raw_body,
         )])
 
@@ -397,15 +384,3 @@ class MockSegmentApp:
             status=fault.status,
             headers=headers,
         )
-
-    def with_settings(self, **changes: Any) -> Settings:
-        """Replace some settings (mode, write_keys, limits); return the previous ones."""
-        previous = self.settings
-        self.settings = replace(previous, **changes)
-        return previous
-
-
-def _encoded_size(item: Any) -> int:
-    import json
-
-    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

@@ -15,7 +15,7 @@ from typing import Any
 from mockseg import __version__
 from mockseg.journal import Record
 from mockseg.rules import MESSAGE_TYPES, Limits
-from mockseg.validation import check_message, validate
+from mockseg.validation import check_batch, validate
 
 __all__ = ["format_record", "main"]
 
@@ -108,15 +108,10 @@ def validate_files(args: argparse.Namespace) -> int:
             print(f"{label}: error: cannot read JSON: {exc}")
             invalid = True
             continue
-        if isinstance(message, dict) and isinstance(message.get("batch"), list) and (
-            args.kind is None
-        ):
-            errors, warnings = [], []
-            for index, item in enumerate(message["batch"]):
-                e, w = check_message(item, None, limits, f"batch[{index}].")
-                errors += e
-                warnings += w
-            problems = errors + warnings
+        if isinstance(message, dict) and "batch" in message and args.kind is None:
+            items, problems = check_batch(message, limits)
+            problems += [e for item in items for e in item.errors]
+            problems += [w for item in items for w in item.warnings]
         else:
             problems = validate(message, args.kind, limits=limits)
         if not any(p.severity == "error" for p in problems):

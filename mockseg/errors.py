@@ -13,6 +13,7 @@ from mockseg.validation import Violation
 __all__ = [
     "ApiError",
     "AuthenticationFailed",
+    "InternalError",
     "InvalidJson",
     "InvalidRequest",
     "MethodNotAllowed",
@@ -76,6 +77,13 @@ class MethodNotAllowed(ApiError):
 class UnsupportedEncoding(ApiError):
     code = 415
     type = "unsupported_encoding"
+
+
+class InternalError(ApiError):
+    """A bug in mockseg. Never expected; answered and recorded all the same."""
+
+    code = 500
+    type = "internal_error"
 
 
 class InvalidRequest(ApiError):

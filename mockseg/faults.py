@@ -40,30 +40,47 @@ class Fault:
 
 
 class Faults:
-    """A thread-safe queue of planned faults, consumed one per tracking request."""
+    """Thread-safe queues of planned faults, one per scope, consumed one per tracking request.
+
+    A fault planned for a scope applies only to that scope's requests; scope None is the
+    server's own (unscoped) requests.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: list[Fault] = []
+        self._queues: dict[str | None, list[Fault]] = {}
 
-    def add(self, fault: Fault, count: int = 1) -> None:
-        """Make the next ``count`` tracking requests get ``fault``."""
+    def add(self, fault: Fault, count: int = 1, scope: str | None = None) -> None:
+        """Make the next ``count`` tracking requests of ``scope`` get ``fault``."""
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
             raise ValueError(f"count must be an integer from 1 to 100000, not {count!r}")
         with self._lock:
-            self._queue.extend([fault] * count)
+            self._queues.setdefault(scope, []).extend([fault] * count)
 
-    def take(self) -> Fault | None:
+    def take(self, scope: str | None = None) -> Fault | None:
         """The fault for this request, if one is planned."""
-        if not self._queue:  # the common case, without the lock
+        if not self._queues:  # the common case, without the lock
             return None
         with self._lock:
-            return self._queue.pop(0) if self._queue else None
+            queue = self._queues.get(scope)
+            if not queue:
+                return None
+            fault = queue.pop(0)
+            if not queue:
+                del self._queues[scope]
+            return fault
 
-    def pending(self) -> list[Fault]:
+    def pending(self, scope: str | None = None) -> list[Fault]:
+        """The faults still planned for ``scope``."""
         with self._lock:
-            return list(self._queue)
+            return list(self._queues.get(scope, ()))
 
-    def clear(self) -> None:
+    def clear(self, scope: str | None = None) -> None:
+        """Drop the faults planned for ``scope``."""
         with self._lock:
-            self._queue.clear()
+            self._queues.pop(scope, None)
+
+    def clear_all(self) -> None:
+        """Drop every planned fault of every scope."""
+        with self._lock:
+            self._queues.clear()

@@ -29,6 +29,7 @@ class Record:
         "raw_body",
         "received_at",
         "request_id",
+        "scope",
         "status",
         "type",
         "warnings",
@@ -51,6 +52,7 @@ class Record:
         headers: Mapping[str, str],
         fault: bool = False,
         raw_body: str | None = None,
+        scope: str | None = None,
     ) -> None:
         self.id = 0
         self.request_id = request_id
@@ -67,6 +69,7 @@ class Record:
         self.duplicate_of: int | None = None
         self.fault = fault
         self.raw_body = raw_body
+        self.scope = scope
 
     def _field(self, name: str) -> Any:
         return self.payload.get(name) if isinstance(self.payload, dict) else None
@@ -117,6 +120,7 @@ class Record:
             "headers": dict(self.headers),
             "duplicate_of": self.duplicate_of,
             "fault": self.fault,
+            "scope": self.scope,
         }
         if self.raw_body is not None:
             data["raw_body"] = self.raw_body
@@ -143,6 +147,7 @@ class CallFilter:
     path: str | None = None
     write_key: str | None = None
     request_id: str | None = None
+    scope: str | None = None
 
     #: The admin API's query parameter for each field.
     QUERY_NAMES: ClassVar[dict[str, str]] = {
@@ -177,7 +182,7 @@ class CallFilter:
         """Whether ``record`` passes every field that is set."""
         if self.type is not None and (record.type or "null") != self.type:
             return False
-        for name in ("status", "path", "write_key", "request_id"):
+        for name in ("status", "path", "write_key", "request_id", "scope"):
             wanted = getattr(self, name)
             if wanted is not None and getattr(record, name) != wanted:
                 return False
@@ -214,21 +219,26 @@ class Journal:
             for record in added:
                 record.id = self._next_id
                 self._next_id += 1
-                message_id = record.message_id
-                if isinstance(message_id, str):
-                    first = self._first_by_message_id.setdefault(message_id, record.id)
-                    if first != record.id:
-                        record.duplicate_of = first
-                        self._counts["duplicates"] += 1
-                self._records.append(record)
-                self._counts[record.status] += 1
-                self._by_type[record.type or "null"] += 1
-                if record.fault:
-                    self._counts["faults"] += 1
-                if record.warnings:
-                    self._counts["with_warnings"] += 1
+                self._count(record, mark_duplicate=True)
             self._changed.notify_all()
         return added
+
+    def _count(self, record: Record, *, mark_duplicate: bool) -> None:
+        """Store one numbered record: duplicate index and counters (lock held)."""
+        message_id = record.message_id
+        if isinstance(message_id, str):
+            first = self._first_by_message_id.setdefault(message_id, record.id)
+            if mark_duplicate and first != record.id:
+                record.duplicate_of = first
+        if record.duplicate_of is not None:
+            self._counts["duplicates"] += 1
+        self._records.append(record)
+        self._counts[record.status] += 1
+        self._by_type[record.type or "null"] += 1
+        if record.fault:
+            self._counts["faults"] += 1
+        if record.warnings:
+            self._counts["with_warnings"] += 1
 
     def select(
         self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
@@ -242,41 +252,57 @@ class Journal:
         return chosen if limit is None else chosen[:limit]
 
     def wait(
-        self, count: int, timeout: float, where: CallFilter = _ANY
+        self, count: int, timeout: float, where: CallFilter = _ANY, *, after: int = 0
     ) -> tuple[list[Record], bool]:
-        """Block until ``count`` records match or ``timeout`` seconds pass.
-
-        Returns the matching records and whether there were enough of them.
+        """Block until ``count`` records (with an id above ``after``) match, or ``timeout``
+        seconds pass. Returns the matching records and whether there were enough of them.
         """
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._changed:
             while True:
-                chosen = [record for record in self._records if where.matches(record)]
+                chosen = [record for record in self._records
+                          if record.id > after and where.matches(record)]
                 remaining = deadline - time.monotonic()
                 if len(chosen) >= count or remaining <= 0:
                     return chosen, len(chosen) >= count
                 self._changed.wait(remaining)
 
-    def clear(self) -> None:
-        """Forget every record and counter; ids keep increasing."""
+    def clear(self, where: CallFilter = _ANY) -> None:
+        """Forget the matching records (all, by default); ids keep increasing."""
         with self._changed:
+            if where == _ANY:
+                kept: list[Record] = []
+            else:
+                kept = [record for record in self._records if not where.matches(record)]
             self._records = []
             self._first_by_message_id.clear()
             self._counts.clear()
             self._by_type.clear()
+            for record in kept:  # recount what stays, in order
+                self._count(record, mark_duplicate=False)
             self._changed.notify_all()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
         """Totals: ``total``, ``accepted``, ``rejected``, ``by_type`` and a few more."""
         with self._changed:
+            if where == _ANY:
+                counts, by_type, total = self._counts, self._by_type, len(self._records)
+            else:
+                chosen = [record for record in self._records if where.matches(record)]
+                counts = Counter(record.status for record in chosen)
+                counts["faults"] = sum(record.fault for record in chosen)
+                counts["duplicates"] = sum(record.duplicate_of is not None for record in chosen)
+                counts["with_warnings"] = sum(bool(record.warnings) for record in chosen)
+                by_type = Counter(record.type or "null" for record in chosen)
+                total = len(chosen)
             return {
-                "total": len(self._records),
-                "accepted": self._counts["accepted"],
-                "rejected": self._counts["rejected"],
-                "by_type": dict(self._by_type),
-                "faults": self._counts["faults"],
-                "duplicates": self._counts["duplicates"],
-                "with_warnings": self._counts["with_warnings"],
+                "total": total,
+                "accepted": counts["accepted"],
+                "rejected": counts["rejected"],
+                "by_type": dict(by_type),
+                "faults": counts["faults"],
+                "duplicates": counts["duplicates"],
+                "with_warnings": counts["with_warnings"],
             }
 
     def __len__(self) -> int:

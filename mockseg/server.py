@@ -1,26 +1,238 @@
-"""MockSegment: the fake with its own journal and settings, in-process or on a socket."""
+"""MockSegment: the fake with its own journal and settings, in-process or on a socket.
+
+A :class:`MockSegment` is the whole fake. :meth:`MockSegment.scoped` gives a
+:class:`ScopedMockSegment`: a private view of the same server with its own URL, settings, faults
+and calls, which is how one shared server serves many tests without one test seeing another's
+late calls.
+"""
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mockseg.app import MockSegmentApp, Mode, Settings
+from mockseg.app import SCOPE_ENVIRON_KEY, SCOPE_PREFIX, MockSegmentApp, Mode, Settings
+from mockseg.assertions import (
+    GroupMatcher,
+    describe_record,
+    format_differences,
+    near_misses,
+)
 from mockseg.faults import Fault, Faults
+from mockseg.intercept import DEFAULT_HOSTS, intercept
 from mockseg.journal import CallFilter, Journal, Record
 from mockseg.rules import Limits
 from mockseg.serving import KeepAliveServer
 
-__all__ = ["MockSegment"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-class MockSegment:
+__all__ = ["ASSERT_TIMEOUT", "MockSegment", "ScopedMockSegment"]
+
+#: How long assertions wait for calls to arrive: SDKs flush from a background thread.
+ASSERT_TIMEOUT = 2.0
+
+
+class _Fake:
+    """What a whole fake and a scoped view share: the journal seen through ``scope``."""
+
+    scope: str | None
+    journal: Journal
+    faults: Faults
+    #: The WSGI app, usable with no socket at all (werkzeug's test ``Client``).
+    app: WSGIApplication
+
+    # --- subclasses provide ---------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> Settings:
+        raise NotImplementedError
+
+    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
+        raise NotImplementedError
+
+    def scoped(
+        self,
+        mode: Mode | None = None,
+        write_keys: Iterable[str] | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> ScopedMockSegment:
+        """A fresh private view of the same server: its own URL, settings, faults and calls.
+
+        Settings not given are this fake's. Use it as a context manager, or call ``close()``.
+        """
+        changes: dict[str, Any] = {}
+        if mode is not None:
+            changes["mode"] = mode
+        if isinstance(write_keys, str):
+            raise TypeError("write_keys must be a list of keys, not one string")
+        if write_keys is not None:
+            changes["write_keys"] = frozenset(write_keys)
+        if limits is not None:
+            changes["limits"] = limits
+        return self._new_scope(replace(self.settings, **changes))
+
+    # --- the journal ----------------------------------------------------------------------
+
+    def _where(self, filters: Mapping[str, Any]) -> CallFilter:
+        where = CallFilter.from_kwargs(filters)
+        return where if self.scope is None else replace(where, scope=self.scope)
+
+    @property
+    def calls(self) -> list[Record]:
+        """Every record so far, oldest first."""
+        return self.journal.select(self._where({}))
+
+    def select(self, **filters: Any) -> list[Record]:
+        """Records matching ``filters`` (``type``, ``status``, ``group_id``, ``user_id``, ...)."""
+        return self.journal.select(self._where(filters))
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """``{"total", "accepted", "rejected", "by_type", ...}``, as ``/__mockseg/stats``."""
+        return self.journal.stats(self._where({}))
+
+    def reset(self) -> None:
+        """Forget the calls and drop the planned faults."""
+        self.journal.clear(self._where({}))
+        if self.scope is None:
+            self.faults.clear_all()
+        else:
+            self.faults.clear(self.scope)
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0, **filters: Any) -> list[Record]:
+        """Block until ``count`` records match ``filters``; return them, or raise TimeoutError."""
+        __tracebackhide__ = True
+        where = self._where(filters)
+        records, enough = self.journal.wait(count, timeout, where)
+        if not enough:
+            raise TimeoutError(
+                f"waited {timeout:g}s for {count} call(s) matching {where}; got {len(records)}"
+                f" (this fake holds {len(self.calls)} in all)"
+            )
+        return records
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = 503,
+        retry_after: float | None = None,
+        *,
+        delay_ms: int = 0,
+    ) -> None:
+        """Answer the next ``count`` tracking calls with ``status``; they are still recorded."""
+        fault = Fault(status=status, retry_after=retry_after, delay_ms=delay_ms)
+        self.faults.add(fault, count, self.scope)
+
+    # --- assertions -----------------------------------------------------------------------
+
+    def assert_group(
+        self,
+        group_id: Any = None,
+        user_id: Any = None,
+        anonymous_id: Any = None,
+        traits: Mapping[str, Any] | None = None,
+        count: int | None = None,
+        *,
+        exact_traits: Mapping[str, Any] | None = None,
+        status: str | None = "accepted",
+        timeout: float = ASSERT_TIMEOUT,
+    ) -> list[Record]:
+        """Assert that matching group calls arrived; return them.
+
+        ``traits`` must be a subset of the call's traits, ``exact_traits`` all of them. With
+        ``count`` exactly that many must match, else at least one. Waits up to ``timeout``
+        seconds for calls still in flight. On failure the message shows the nearest calls and
+        the fields that differ.
+        """
+        __tracebackhide__ = True
+        matcher = GroupMatcher(group_id, user_id, anonymous_id, traits, exact_traits, status)
+        scoped = _ScopedMatcher(matcher, self.scope)
+        wanted = 1 if count is None else max(count, 1)
+        found, _ = self.journal.wait(wanted, timeout, scoped)  # type: ignore[arg-type]
+        if count == 0:
+            found = self.journal.select(scoped)  # type: ignore[arg-type]
+        if (count is None and found) or (count is not None and len(found) == count):
+            return found
+        how_many = "at least 1" if count is None else str(count)
+        lines = [f"assert_group: expected {how_many} group call(s) matching "
+                 f"{matcher.describe()}; found {len(found)}."]
+        if found:
+            lines.append("  matching calls:")
+            lines += [f"    {describe_record(record)}" for record in found[:5]]
+        others = [record for record in self.calls if not matcher.matches(record)]
+        if not found:
+            if not others:
+                lines.append(f"  No calls were recorded at all (waited {timeout:g}s).")
+            else:
+                lines.append(f"  Nearest of the {len(others)} recorded call(s):")
+                for record, differences in near_misses(matcher, others):
+                    lines.append(f"    {describe_record(record)}")
+                    lines += format_differences(differences)
+        raise AssertionError("\n".join(lines))
+
+    def assert_no_rejections(self) -> None:
+        """Assert that no recorded call was rejected; the message lists each rejected one."""
+        __tracebackhide__ = True
+        rejected = self.select(status="rejected")
+        if rejected:
+            lines = [f"assert_no_rejections: {len(rejected)} call(s) were rejected:"]
+            lines += [f"    {describe_record(record)}" for record in rejected[:10]]
+            if len(rejected) > 10:
+                lines.append(f"    ... and {len(rejected) - 10} more")
+            raise AssertionError("\n".join(lines))
+
+    def assert_nothing_sent(self, timeout: float = 0.0) -> None:
+        """Assert that no call arrived (waiting ``timeout`` seconds for late ones)."""
+        __tracebackhide__ = True
+        records, _ = self.journal.wait(1, timeout, self._where({}))
+        if records:
+            lines = [f"assert_nothing_sent: {len(records)} call(s) arrived:"]
+            lines += [f"    {describe_record(record)}" for record in records[:10]]
+            raise AssertionError("\n".join(lines))
+
+    # --- in-process use -------------------------------------------------------------------
+
+    @contextmanager
+    def intercept(self, hosts: Iterable[str] = DEFAULT_HOSTS) -> Iterator[_Fake]:
+        """Route ``requests``/urllib3 and ``httpx`` calls to the Segment hosts into this fake.
+
+        No socket is opened; other hosts pass through untouched.
+        """
+        with intercept(self.app, hosts):
+            yield self
+
+
+class _ScopedMatcher:
+    """A GroupMatcher restricted to one scope (None: every scope)."""
+
+    def __init__(self, matcher: GroupMatcher, scope: str | None) -> None:
+        self.matcher = matcher
+        self.scope = scope
+
+    def matches(self, record: Record) -> bool:
+        return (self.scope is None or record.scope == self.scope) and self.matcher.matches(record)
+
+
+class MockSegment(_Fake):
     """A fake Segment Tracking API that checks the group contract and records every call.
 
-    Use ``.app`` in-process (werkzeug's test ``Client``, no socket), or ``.start()`` to serve it on
-    127.0.0.1 with an ephemeral port. ``with MockSegment() as fake:`` starts and stops it.
+    Use ``.app`` in-process (werkzeug's test ``Client``, no socket), ``.intercept()`` to catch an
+    SDK's requests to api.segment.io in-process, or ``.start()`` to serve on 127.0.0.1 with an
+    ephemeral port. ``with MockSegment() as fake:`` starts and stops it.
     """
+
+    scope = None
 
     def __init__(
         self,
@@ -32,6 +244,8 @@ class MockSegment:
         port: int = 0,
         on_records: Callable[[Sequence[Record]], None] | None = None,
     ) -> None:
+        if isinstance(write_keys, str):
+            raise TypeError("write_keys must be a list of keys, not one string")
         settings = Settings(
             mode=mode,
             write_keys=frozenset(write_keys) if write_keys is not None else None,
@@ -39,11 +253,12 @@ class MockSegment:
         )
         self.journal = Journal()
         self.faults = Faults()
-        self.app = MockSegmentApp(settings, self.journal, self.faults, on_records)
+        self.app: MockSegmentApp = MockSegmentApp(settings, self.journal, self.faults, on_records)
         self.host = host
         self.port = port
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
+        self._scope_numbers = itertools.count(1)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -71,12 +286,8 @@ class MockSegment:
         server.close()
 
     @property
-    def settings(self) -> Settings:
-        """The mode, write keys and limits in force (``app.settings``)."""
-        return self.app.settings
-
-    @property
     def running(self) -> bool:
+        """Whether it is serving on a socket."""
         return self._server is not None
 
     @property
@@ -84,10 +295,16 @@ class MockSegment:
         """The base URL, e.g. ``http://127.0.0.1:54321``; give it to an SDK as its host."""
         if self._server is None:
             raise RuntimeError("call start() first: an unstarted MockSegment has no URL")
-        host = self.host
-        if ":" in host:
-            host = f"[{host}]"
+        host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def settings(self) -> Settings:
+        """The mode, write keys and limits in force."""
+        return self.app.settings
+
+    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
+        return ScopedMockSegment(self, f"s{next(self._scope_numbers)}", settings)
 
     def __enter__(self) -> MockSegment:
         return self.start()
@@ -104,46 +321,55 @@ class MockSegment:
         where = self.url if self.running else "not started"
         return f"<MockSegment {self.settings.mode} {where} calls={len(self.journal)}>"
 
-    # --- the journal and faults -----------------------------------------------------------
+
+class ScopedMockSegment(_Fake):
+    """A private view of a :class:`MockSegment`: calls sent to its ``url`` (or through its
+    ``app`` or ``intercept()``) are judged with its settings and seen only by it."""
+
+    scope: str
+
+    def __init__(self, server: MockSegment, scope: str, settings: Settings) -> None:
+        self.server = server
+        self.scope = scope
+        self.journal = server.journal
+        self.faults = server.faults
+        self._settings = settings
+        server.app.open_scope(scope, settings)
+        inner = server.app
+
+        def scoped_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            environ[SCOPE_ENVIRON_KEY] = scope
+            return inner(environ, start_response)
+
+        #: A WSGI app whose every request belongs to this scope.
+        self.app = scoped_app
 
     @property
-    def calls(self) -> list[Record]:
-        """Every record so far, oldest first."""
-        return self.journal.select()
+    def url(self) -> str:
+        """The server's URL with this scope's prefix; give it to an SDK as its host."""
+        return f"{self.server.url}{SCOPE_PREFIX}{self.scope}"
 
-    def select(self, **filters: Any) -> list[Record]:
-        """Records matching ``filters`` (``type``, ``status``, ``group_id``, ``user_id``, ...)."""
-        return self.journal.select(CallFilter.from_kwargs(filters))
+    @property
+    def settings(self) -> Settings:
+        return self._settings
 
-    def reset(self) -> None:
-        """Empty the journal and drop planned faults."""
-        self.journal.clear()
-        self.faults.clear()
+    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
+        return self.server._new_scope(settings)
 
-    def wait_for(self, count: int = 1, timeout: float = 5.0, **filters: Any) -> list[Record]:
-        """Block until ``count`` records match ``filters``; return them, or raise TimeoutError."""
-        where = CallFilter.from_kwargs(filters)
-        records, enough = self.journal.wait(count, timeout, where)
-        if not enough:
-            raise TimeoutError(
-                f"waited {timeout:g}s for {count} call(s) matching {where}; got {len(records)}"
-                f" (journal holds {len(self.journal)} in all)"
-            )
-        return records
+    def close(self) -> None:
+        """Forget this view's settings and faults; its records stay in the journal."""
+        self.server.app.close_scope(self.scope)
 
-    def fail_next(
+    def __enter__(self) -> ScopedMockSegment:
+        return self
+
+    def __exit__(
         self,
-        count: int = 1,
-        status: int = 503,
-        retry_after: float | None = None,
-        *,
-        delay_ms: int = 0,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
-        """Answer the next ``count`` tracking calls with ``status``; they are still recorded."""
-        self.faults.add(Fault(status=status, retry_after=retry_after, delay_ms=delay_ms), count)
+        self.close()
 
-    @property
-    def stats(self) -> dict[str, Any]:
-        """``{"total", "accepted", "rejected", "by_type", ...}``, as ``/__mockseg/stats``."""
-        return self.journal.stats()
-
+    def __repr__(self) -> str:
+        return f"<ScopedMockSegment {self.scope} {self._settings.mode} calls={len(self.calls)}>"

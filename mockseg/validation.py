@@ -6,12 +6,23 @@ message sits (``batch[3].``) and the severity.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from mockseg.rules import MESSAGE_TYPES, RULES, WARNINGS, Limits, Rule
+from mockseg.rules import (
+    MESSAGE_TYPES,
+    RULES,
+    TIMESTAMP_FIELDS,
+    WARNINGS,
+    Limits,
+    Rule,
+    context,
+    integrations,
+    timestamps,
+)
 
-__all__ = ["DEFAULT_LIMITS", "Violation", "check_message", "validate"]
+__all__ = ["DEFAULT_LIMITS", "Judged", "Violation", "check_batch", "check_message", "validate"]
 
 DEFAULT_LIMITS = Limits()
 
@@ -93,3 +104,51 @@ def validate(
         raise ValueError(f"kind must be one of {_KNOWN_TYPES}, not {kind!r}")
     errors, warnings = check_message(message, kind, limits or DEFAULT_LIMITS)
     return errors + warnings
+
+
+class Judged(NamedTuple):
+    """One message of a request, with its type (if known), errors and warnings."""
+
+    payload: Any
+    type: str | None
+    errors: list[Violation]
+    warnings: list[Violation]
+
+
+#: A batch's own fields that follow the common rules (12, 14 and 15).
+_BATCH_RULES = (timestamps, context, integrations)
+_BATCH_FIELDS = (*TIMESTAMP_FIELDS, "context", "integrations")
+
+
+def _encoded_size(item: Any) -> int:
+    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def check_batch(
+    body: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS, *, measure_items: bool = True
+) -> tuple[list[Judged], list[Violation]]:
+    """The items of a ``{"batch": [...]}`` body, judged, and the batch's own errors.
+
+    Every item needs a ``type`` and is judged by that type's rules, with fields prefixed
+    ``batch[i].``. The batch's ``sentAt``, ``context`` and ``integrations`` follow the common
+    rules. With ``measure_items`` an item over ``limits.max_item_bytes`` is invalid (the caller
+    may skip measuring when the whole body is smaller than that).
+    """
+    items = body.get("batch")
+    if items is None:
+        return [], [Violation("batch", "Missing required field: batch")]
+    if not isinstance(items, list):
+        return [], [Violation("batch", "batch must be an array")]
+    own = {name: body.get(name) for name in _BATCH_FIELDS}
+    batch_errors = [Violation(where, text) for rule in _BATCH_RULES
+                    for where, text in rule(own, limits)]
+    judged = []
+    for index, item in enumerate(items):
+        errors, warnings = check_message(item, None, limits, f"batch[{index}].")
+        if measure_items and _encoded_size(item) > limits.max_item_bytes:
+            errors.insert(0, Violation(
+                f"batch[{index}]", f"Message too large: over {limits.max_item_bytes} bytes"))
+        declared = item.get("type") if isinstance(item, Mapping) else None
+        judged.append(Judged(item, declared if isinstance(declared, str) else None,
+                             errors, warnings))
+    return judged, batch_errors

@@ -56,3 +56,6 @@ def post(client: Client) -> Post:
         return client.post(path, data=data, headers=all_headers)
 
     return send
+
+
+pytest_plugins = ["pytester"]

@@ -143,3 +143,39 @@ def test_served_schema_follows_the_servers_limits() -> None:
     assert validator.is_valid({"userId": "u", "groupId": "a@b"})
     assert not validator.is_valid({"userId": "u", "groupId": "a" * 11})
     assert not validator.is_valid({"userId": "u", "groupId": "a\n"})
+
+
+def test_total_counts_every_match_while_limit_cuts_the_list(client: Client, post: Post) -> None:
+    for _ in range(3):
+        post("/v1/group", B2B)
+    body = client.get("/__mockseg/calls?limit=1").get_json()
+    assert body["total"] == 3 and len(body["calls"]) == 1
+
+
+def test_wait_counts_only_calls_after_the_given_id(client: Client, post: Post) -> None:
+    post("/v1/group", B2B)
+    body = client.get("/__mockseg/calls?wait=1&timeout=0.05&after=1").get_json()
+    assert body["timed_out"] is True and body["calls"] == []
+
+
+def test_delete_calls_keeps_faults_but_reset_drops_them(fake: MockSegment,
+                                                        client: Client) -> None:
+    fake.fail_next(2)
+    client.delete("/__mockseg/calls")
+    assert len(fake.faults.pending()) == 2
+    client.post("/__mockseg/reset")
+    assert fake.faults.pending() == []
+
+
+def test_scoped_admin_sees_only_its_scope(fake: MockSegment, client: Client) -> None:
+    with fake.scoped() as view:
+        Client(view.app).post("/v1/group", json=B2B, headers={"Authorization": "Basic azo="})
+        client.post("/v1/group", json=B2B, headers={"Authorization": "Basic azo="})
+        prefix = f"/_/{view.scope}/__mockseg"
+        assert client.get(f"{prefix}/calls").get_json()["total"] == 1
+        assert client.get("/__mockseg/calls").get_json()["total"] == 2
+        assert client.get(f"{prefix}/stats").get_json()["total"] == 1
+        client.post(f"{prefix}/faults", json={"status": 429})
+        assert Client(view.app).post("/v1/group", json=B2B).status_code == 429
+        client.post(f"{prefix}/reset")
+        assert view.calls == [] and len(fake.calls) == 1

@@ -320,3 +320,42 @@ def test_reset_empties_journal_and_faults(fake: MockSegment, post: Post) -> None
     assert fake.calls == [] and fake.faults.pending() == []
     assert post("/v1/group", B2B).status_code == 200
     assert fake.calls[0].id == 2  # ids keep increasing across a reset
+
+
+def test_segment_mode_answers_200_to_readable_but_invalid_bodies() -> None:
+    fake = MockSegment(mode="segment")
+    client = Client(fake.app)
+    for data in (b"null", b"[]", b'{"a":' * 70 + b"1" + b"}" * 70):
+        assert client.post("/v1/group", data=data).status_code == 200
+    assert client.post("/v1/batch", json={"nobatch": 1}).status_code == 200
+    assert [(r.status, r.http_status) for r in fake.calls] == [("rejected", 200)] * 4
+    assert fake.calls[3].errors[0].message == "Missing required field: batch"
+
+
+def test_a_bug_of_ours_is_answered_recorded_and_logged(fake: MockSegment, post: Post,
+                                                       monkeypatch: object,
+                                                       caplog: object) -> None:
+    import pytest
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("boom")
+
+    mp = monkeypatch  # type: ignore[assignment]
+    mp.setattr("mockseg.app.check_message", broken)  # type: ignore[attr-defined]
+    response = post("/v1/group", B2B)
+    assert response.status_code == 500
+    assert response.get_json()["error"]["type"] == "internal_error"
+    assert "RuntimeError: boom" in response.get_json()["error"]["message"]
+    [record] = fake.calls
+    assert record.http_status == 500 and record.status == "rejected"
+    assert "boom" in caplog.text  # type: ignore[attr-defined]
+    del pytest
+
+
+def test_write_keys_must_not_be_one_string() -> None:
+    import pytest
+
+    with pytest.raises(TypeError, match="list of keys"):
+        MockSegment(write_keys="good")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list of keys"):
+        MockSegment().scoped(write_keys="good")  # type: ignore[arg-type]

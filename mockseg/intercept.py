@@ -1,0 +1,190 @@
+"""Socketless interception: requests to the Segment hosts go straight into an in-process app.
+
+While an interception is active, HTTP requests made with ``requests`` / urllib3 or with ``httpx``
+to one of its hosts are answered by calling the WSGI app in the same process: no socket, no port,
+no thread. Requests to any other host pass through untouched.
+
+Patching a library is process-wide by nature, so the active interceptions live in this module:
+the patches go in with the first interception and come out with the last.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = ["DEFAULT_HOSTS", "call_app", "intercept"]
+
+#: The Tracking API hosts: the default (US) one and the EU one.
+DEFAULT_HOSTS = ("api.segment.io", "events.eu1.segmentapis.com")
+
+_lock = threading.Lock()
+_active: list[tuple[frozenset[str], WSGIApplication]] = []
+_originals: dict[str, Any] = {}
+
+
+def call_app(
+    app: WSGIApplication,
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """Run one request through a WSGI app: (status code, reason, headers, body)."""
+    builder = EnvironBuilder(path=url, method=method, headers=list(headers), data=body)
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    chunks, status, response_headers = run_wsgi_app(app, environ)
+    try:
+        data = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    code, _, reason = status.partition(" ")
+    return int(code), reason, list(response_headers.items()), data
+
+
+def _app_for(host: str | None) -> WSGIApplication | None:
+    if host is None:
+        return None
+    host = host.lower()
+    for hosts, app in reversed(_active):  # the newest interception wins
+        if host in hosts:
+            return app
+    return None
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return b"".join(part.encode("utf-8") if isinstance(part, str) else bytes(part)
+                    for part in body)
+
+
+# --- urllib3 (and so requests) --------------------------------------------------------------
+
+
+def _patch_urllib3() -> None:
+    try:
+        import urllib3
+        from urllib3.connectionpool import HTTPConnectionPool
+    except ImportError:
+        return
+    original = HTTPConnectionPool.urlopen
+    _originals["urllib3"] = original
+
+    def urlopen(self: Any, method: str, url: str, body: Any = None, headers: Any = None,
+                *args: Any, **kwargs: Any) -> Any:
+        app = _app_for(self.host)
+        if app is None:
+            return original(self, method, url, body, headers, *args, **kwargs)
+        target = url
+        if "://" in target:  # an absolute URL (through a proxy): keep its path
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        code, reason, response_headers, data = call_app(
+            app, method, target, (headers or {}).items(), _body_bytes(body))
+        return urllib3.HTTPResponse(
+            body=io.BytesIO(data),
+            headers=urllib3.HTTPHeaderDict(response_headers),
+            status=code,
+            reason=reason,
+            preload_content=kwargs.get("preload_content", True),
+            decode_content=kwargs.get("decode_content", True),
+            request_method=method,
+            request_url=url,
+        )
+
+    HTTPConnectionPool.urlopen = urlopen  # type: ignore[method-assign]
+
+
+def _unpatch_urllib3() -> None:
+    original = _originals.pop("urllib3", None)
+    if original is not None:
+        from urllib3.connectionpool import HTTPConnectionPool
+
+        HTTPConnectionPool.urlopen = original  # type: ignore[method-assign]
+
+
+# --- httpx ----------------------------------------------------------------------------------
+
+
+def _patch_httpx() -> None:
+    try:
+        import httpx
+    except ImportError:
+        return
+    sync_original = httpx.HTTPTransport.handle_request
+    async_original = httpx.AsyncHTTPTransport.handle_async_request
+    _originals["httpx"] = (sync_original, async_original)
+
+    def respond(app: WSGIApplication, request: httpx.Request, body: bytes) -> httpx.Response:
+        target = request.url.raw_path.decode("ascii")
+        code, _, response_headers, data = call_app(
+            app, request.method, target, request.headers.multi_items(), body)
+        return httpx.Response(code, headers=response_headers, content=data, request=request)
+
+    def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
+        app = _app_for(request.url.host)
+        if app is None:
+            return sync_original(self, request)
+        return respond(app, request, request.read())
+
+    async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+        app = _app_for(request.url.host)
+        if app is None:
+            return await async_original(self, request)
+        return respond(app, request, await request.aread())
+
+    httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
+    httpx.AsyncHTTPTransport.handle_async_request = (  # type: ignore[method-assign]
+        handle_async_request)
+
+
+def _unpatch_httpx() -> None:
+    originals = _originals.pop("httpx", None)
+    if originals is not None:
+        import httpx
+
+        httpx.HTTPTransport.handle_request = originals[0]  # type: ignore[method-assign]
+        httpx.AsyncHTTPTransport.handle_async_request = originals[1]  # type: ignore[method-assign]
+
+
+@contextmanager
+def intercept(app: WSGIApplication, hosts: Iterable[str] = DEFAULT_HOSTS) -> Iterator[None]:
+    """Route requests for ``hosts`` (any scheme and port) to ``app`` until the block ends."""
+    entry = (frozenset(host.lower() for host in hosts), app)
+    if not entry[0]:
+        raise ValueError("intercept() needs at least one host")
+    with _lock:
+        if not _active:
+            _patch_urllib3()
+            _patch_httpx()
+        _active.append(entry)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active.remove(entry)
+            if not _active:
+                _unpatch_urllib3()
+                _unpatch_httpx()
