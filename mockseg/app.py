@@ -20,6 +20,7 @@ from mockseg.decoding import parse_json, read_body
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
+    InjectedFault,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -28,7 +29,12 @@ from mockseg.errors import (
 )
 from mockseg.faults import Fault, Faults
 from mockseg.journal import Journal, Record
-from mockseg.responses import CORS_HEADERS, error_response, json_response, success_response
+from mockseg.responses import (
+    CORS_HEADERS,
+    error_response,
+    response_summary,
+    success_response,
+)
 from mockseg.rules import Limits
 from mockseg.validation import DEFAULT_LIMITS, Judged, Violation, check_batch, check_message
 
@@ -144,10 +150,10 @@ class MockSegmentApp:
         except Exception as exc:  # a bug of ours: answer, record, and say so in the log
             log.exception("mockseg failed on %s %s", request.method, request.path)
             error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
+            response = error_response(error)
             if not request.path.startswith(_ADMIN_PREFIX):
                 self._record_failure(request, request.path, environ.get(SCOPE_ENVIRON_KEY),
-                                     error, _now(), None, error.code)
-            response = error_response(error)
+                                     error, _now(), None, response)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -177,8 +183,8 @@ class MockSegmentApp:
             headers = {}
             if request.method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
                 return error_response(error, headers)
-        self._record_failure(request, path, scope, error, _now(), None, error.code)
-        return error_response(error, headers)
+        return self._record_failure(request, path, scope, error, _now(), None,
+                                    error_response(error, headers))
 
     def preflight(self, request: Request) -> Response:
         """The CORS preflight answer: 204, any origin, the asked-for headers allowed."""
@@ -232,12 +238,12 @@ class MockSegmentApp:
         except ApiError as error:
             # Production answers 400 only to what it cannot read; segment mode likewise.
             lenient = settings.mode == "segment" and isinstance(error, ValidationFailed)
-            status = fault.status if fault is not None else 200 if lenient else error.code
-            self._record_failure(request, path, scope, error, received_at, data, status,
-                                 fault is not None)
             if fault is not None:
-                return self._fault_response(fault)
-            return success_response() if lenient else error_response(error)
+                response = self._fault_response(fault)
+            else:
+                response = success_response() if lenient else error_response(error)
+            return self._record_failure(request, path, scope, error, received_at, data,
+                                        response, fault=fault is not None)
 
         write_key = self._write_key(request, body)
         auth_error = self._auth_error(write_key, settings) if settings.mode == "strict" else None
@@ -290,10 +296,11 @@ class MockSegmentApp:
                 http_status=http_status, errors=list(request_errors), warnings=[],
                 payload=body, write_key=write_key, headers=headers, fault=fault is not None,
             ))
-        self._store(records)
         if fault is not None:
-            return self._fault_response(fault)
-        return error_response(answer) if answer is not None else success_response()
+            response = self._fault_response(fault)
+        else:
+            response = error_response(answer) if answer is not None else success_response()
+        return self._store(records, response)
 
     @staticmethod
     def _write_key(request: Request, body: dict[str, Any]) -> str | None:
@@ -327,19 +334,20 @@ class MockSegmentApp:
         error: ApiError,
         received_at: str,
         data: bytes | None,
-        http_status: int,
+        response: Response,
+        *,
         fault: bool = False,
-    ) -> None:
+    ) -> Response:
         """A request that failed before it had messages leaves one record of type null."""
         raw_body = data.decode("utf-8", "backslashreplace") if data else None
-        self._store([Record(
+        return self._store([Record(
             request_id=uuid.uuid4().hex,
             received_at=received_at,
             path=path,
             scope=scope,
             type=None,
             status="rejected",
-            http_status=http_status,
+            http_status=response.status_code,
             errors=list(error.errors),
             warnings=[],
             payload=None,
@@ -347,24 +355,31 @@ class MockSegmentApp:
             headers=self._recorded_headers(request),
             fault=fault,
             raw_body=raw_body,
-        )])
+        )], response)
 
-    def record_protocol_error(self, path: str, error: ApiError) -> None:
+    def record_protocol_error(self, path: str, error: ApiError) -> bytes:
         """Record a request the HTTP layer refused before the app saw it (bad request line,
-        oversized headers)."""
+        oversized headers); return the body to answer with."""
+        response = error_response(error)
         self._store([Record(
             request_id=uuid.uuid4().hex, received_at=_now(), path=path or "-", type=None,
             status="rejected", http_status=error.code, errors=list(error.errors), warnings=[],
             payload=None, write_key=None, headers={},
-        )])
+        )], response)
+        return response.get_data()
 
-    def _store(self, records: list[Record]) -> None:
+    def _store(self, records: list[Record], response: Response) -> Response:
+        """Record what arrived together with the exact answer; return that answer."""
+        answer = response_summary(response)
+        for record in records:
+            record.response = answer
         self.journal.add(records)
         if self.on_records is not None:
             try:
                 self.on_records(records)
             except Exception:
                 log.exception("mockseg: the on_records callback failed")
+        return response
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response:
@@ -376,11 +391,6 @@ class MockSegmentApp:
             headers["Retry-After"] = str(int(seconds) if float(seconds).is_integer() else seconds)
         if fault.status < 300:
             return success_response(fault.status, headers)
-        message = f"Injected fault: HTTP {fault.status}"
-        return json_response(
-            {"error": {"type": "injected_fault", "message": message,
-                       "errors": [{"field": "", "message": message}]},
-             "code": "injected_fault", "message": message},
-            status=fault.status,
-            headers=headers,
-        )
+        error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
+        error.code = fault.status
+        return error_response(error, headers)

@@ -13,6 +13,7 @@ from mockseg.validation import Violation
 __all__ = [
     "ApiError",
     "AuthenticationFailed",
+    "InjectedFault",
     "InternalError",
     "InvalidJson",
     "InvalidRequest",
@@ -77,6 +78,13 @@ class MethodNotAllowed(ApiError):
 class UnsupportedEncoding(ApiError):
     code = 415
     type = "unsupported_encoding"
+
+
+class InjectedFault(ApiError):
+    """The answer a test planned with ``fail_next`` or ``POST /__mockseg/faults``."""
+
+    code = 503
+    type = "injected_fault"
 
 
 class InternalError(ApiError):

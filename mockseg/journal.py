@@ -29,6 +29,7 @@ class Record:
         "raw_body",
         "received_at",
         "request_id",
+        "response",
         "scope",
         "status",
         "type",
@@ -70,6 +71,8 @@ class Record:
         self.fault = fault
         self.raw_body = raw_body
         self.scope = scope
+        #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
+        self.response: Mapping[str, Any] | None = None
 
     def _field(self, name: str) -> Any:
         return self.payload.get(name) if isinstance(self.payload, dict) else None
@@ -121,6 +124,7 @@ class Record:
             "duplicate_of": self.duplicate_of,
             "fault": self.fault,
             "scope": self.scope,
+            "response": _plain(self.response),
         }
         if self.raw_body is not None:
             data["raw_body"] = self.raw_body
@@ -132,6 +136,13 @@ class Record:
             f"<Record #{self.id} {self.path} {self.type} {self.status} {self.http_status}"
             f" groupId={self.group_id!r}{first}>"
         )
+
+
+def _plain(value: Any) -> Any:
+    """Read-only mappings (shared answers) as plain dicts, for JSON."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,11 +117,12 @@ class _Handler(WSGIRequestHandler):
         text = message or self.responses.get(code, ("Bad request",))[0]
         error = (RequestHeaderTooLarge if code == 431 else InvalidRequest)(text, field="request")
         error.code = int(code)
-        body = error_bytes(error)
         self.close_connection = True
         recorder = getattr(self.server.app, "record_protocol_error", None)
         if recorder is not None:
-            recorder((getattr(self, "path", "") or "").split("?", 1)[0], error)
+            body = recorder((getattr(self, "path", "") or "").split("?", 1)[0], error)
+        else:
+            body = error_bytes(error)
         head = (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n"
                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"
                 "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n"

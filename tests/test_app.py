@@ -359,3 +359,18 @@ def test_write_keys_must_not_be_one_string() -> None:
         MockSegment(write_keys="good")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="list of keys"):
         MockSegment().scoped(write_keys="good")  # type: ignore[arg-type]
+
+
+def test_each_record_keeps_the_exact_answer(fake: MockSegment, post: Post,
+                                            client: Client) -> None:
+    ok = post("/v1/group", B2B)
+    bad = post("/v1/group", {"userId": "u"})
+    fake.fail_next(1, status=503, retry_after=1)
+    fault = post("/v1/group", B2B)
+    for record, response in zip(fake.calls, (ok, bad, fault), strict=True):
+        assert record.response["status"] == response.status_code
+        assert record.response["body"] == response.get_data(as_text=True)
+        assert record.response["headers"]["Content-Type"] == "application/json"
+    assert fake.calls[2].response["headers"]["Retry-After"] == "1"
+    served = client.get("/__mockseg/calls").get_json()["calls"]
+    assert served[1]["response"]["body"] == bad.get_data(as_text=True)
