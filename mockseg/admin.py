@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from mockseg import __version__
-from mockseg.errors import ApiError, MethodNotAllowed, NotFound, ValidationFailed
+from mockseg.errors import (
+    ApiError,
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from mockseg.faults import Fault
 from mockseg.journal import CallFilter
 from mockseg.responses import error_response, json_response
 from mockseg.schema import group_schema
+from mockseg.webui import ASSETS, PAGE, asset_response
 
 if TYPE_CHECKING:
     from mockseg.app import MockSegmentApp
 
-__all__ = ["MAX_WAIT_SECONDS", "AdminApi"]
+__all__ = ["MAX_WAIT_SECONDS", "PUBLIC_PATHS", "AdminApi", "is_public"]
 
 #: The longest a ``wait`` on ``/__mockseg/calls`` may hold a request.
 MAX_WAIT_SECONDS = 60.0
@@ -38,6 +47,18 @@ def _number(args: dict[str, str], name: str, default: float, low: float, high: f
     if not low <= value <= high:
         raise ValidationFailed(f"{name} must be between {low:g} and {high:g}", field=name)
     return value
+
+
+#: The journal page's assets, by path.
+_UI_PATHS = {f"/__mockseg/ui/{name}": name for name in ASSETS}
+
+#: Admin paths served without the admin token: they hold no data (the journal page's files).
+PUBLIC_PATHS: frozenset[str] = frozenset({"/__mockseg", "/__mockseg/", *_UI_PATHS})
+
+
+def is_public(path: str) -> bool:
+    """Whether an admin path is served without the admin token."""
+    return path in PUBLIC_PATHS
 
 
 def _scoped(where: CallFilter, scope: str | None) -> CallFilter:
@@ -59,8 +80,11 @@ class AdminApi:
             ("DELETE", "/__mockseg/faults"): self.clear_faults,
             ("GET", "/__mockseg/health"): self.health,
             ("GET", "/__mockseg/schema/group"): self.schema,
-            ("GET", "/__mockseg"): self.index,
-            ("GET", "/__mockseg/"): self.index,
+            ("GET", "/__mockseg/index.json"): self.index,
+            ("GET", "/__mockseg/openapi.json"): self.openapi,
+            ("GET", "/__mockseg"): self.to_page,
+            ("GET", "/__mockseg/"): self.page,
+            **{("GET", path): self._asset(name) for path, name in _UI_PATHS.items()},
         }
 
     def dispatch(self, request: Request, path: str, scope: str | None = None) -> Response:
@@ -71,6 +95,8 @@ class AdminApi:
         method = "GET" if request.method == "HEAD" else request.method
         handler = self.routes.get((method, path))
         try:
+            if not is_public(path):
+                self._check_token(request)
             if handler is None:
                 allowed = sorted(m for (m, p) in self.routes if p == path)
                 if allowed:
@@ -83,7 +109,43 @@ class AdminApi:
         except ApiError as error:
             return error_response(error)
 
+    def _check_token(self, request: Request) -> None:
+        """With an admin token set, every non-public admin request must carry it."""
+        token = self.app.admin_token
+        if token is None:
+            return
+        auth = request.authorization
+        given = auth.token if auth is not None and auth.type == "bearer" else None
+        if given is None:
+            raise AuthenticationFailed("Missing admin token: send Authorization: Bearer <token>",
+                                       field="Authorization")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise AuthenticationFailed("Invalid admin token", field="Authorization")
+
+    def page(self, request: Request, scope: str | None) -> Response:
+        """``GET /__mockseg/``: the journal page (it reads the API itself, with the token)."""
+        return asset_response(request, PAGE)
+
+    def to_page(self, request: Request, scope: str | None) -> Response:
+        """``GET /__mockseg``: redirect to ``/__mockseg/``, so the page's relative links work."""
+        query = request.query_string.decode("latin-1")
+        target = f"{request.script_root}{request.path}/" + (f"?{query}" if query else "")
+        return redirect(target, 308)
+
+    def _asset(self, name: str) -> Handler:
+        def serve(request: Request, scope: str | None) -> Response:
+            return asset_response(request, name)
+
+        return serve
+
+    def openapi(self, request: Request, scope: str | None) -> Response:
+        """``GET /__mockseg/openapi.json``: the OpenAPI 3.1 document of the whole surface."""
+        from mockseg.openapi import openapi_document  # it imports this module
+
+        return json_response(openapi_document(self.app.settings_for(scope).limits))
+
     def index(self, request: Request, scope: str | None) -> Response:
+        """``GET /__mockseg/index.json``: the admin endpoints."""
         return json_response({
             "service": "mockseg",
             "endpoints": sorted(f"{method} {path}" for method, path in self.routes),

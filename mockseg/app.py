@@ -28,7 +28,7 @@ from mockseg.errors import (
     ValidationFailed,
 )
 from mockseg.faults import Fault, Faults
-from mockseg.journal import Journal, Record
+from mockseg.journal import Journal, Record, SqliteJournal
 from mockseg.responses import (
     CORS_HEADERS,
     error_response,
@@ -108,12 +108,16 @@ class MockSegmentApp:
     def __init__(
         self,
         settings: Settings | None = None,
-        journal: Journal | None = None,
+        journal: Journal | SqliteJournal | None = None,
         faults: Faults | None = None,
         on_records: Callable[[Sequence[Record]], None] | None = None,
+        *,
+        admin_token: str | None = None,
     ) -> None:
         from mockseg.admin import AdminApi
 
+        #: When set, the ``/__mockseg/`` endpoints require ``Authorization: Bearer <token>``.
+        self.admin_token = admin_token or None
         self.settings = settings or Settings()
         self.journal = journal if journal is not None else Journal()
         self.faults = faults if faults is not None else Faults()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mockseg import __version__
-from mockseg.journal import Record
+from mockseg.journal import DEFAULT_MAX_RECORDS, Record
 from mockseg.rules import MESSAGE_TYPES, Limits
+from mockseg.serving import IDLE_TIMEOUT
 from mockseg.validation import check_batch, validate
 
 __all__ = ["format_record", "main"]
@@ -61,17 +64,30 @@ def serve(args: argparse.Namespace) -> int:
         call_log.addHandler(handler)
         call_log.setLevel(logging.INFO)
         call_log.propagate = False
-    fake = MockSegment(
-        mode=args.mode,
-        write_keys=args.write_key,
-        limits=_limits(args),
-        host=args.host,
-        port=args.port,
-        on_records=None if args.quiet else _log_records,
-    )
+    if args.admin_token is None and not _is_loopback(args.host):
+        print(f"mockseg: warning: {args.host} is reachable from other machines and the admin "
+              "API (which can read and erase every call) has no token; pass --admin-token",
+              file=sys.stderr)
+    try:
+        fake = MockSegment(
+            mode=args.mode,
+            write_keys=args.write_key,
+            limits=_limits(args),
+            host=args.host,
+            port=args.port,
+            on_records=None if args.quiet else _log_records,
+            journal=args.journal,
+            max_records=args.max_records or None,
+            admin_token=args.admin_token,
+            idle_timeout=args.idle_timeout,
+        )
+    except (OSError, sqlite3.Error) as exc:
+        print(f"mockseg: cannot open the journal {args.journal}: {exc}", file=sys.stderr)
+        return 1
     try:
         fake.start()
     except OSError as exc:
+        fake.journal.close()
         print(f"mockseg: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = threading.Event()
@@ -86,8 +102,15 @@ def serve(args: argparse.Namespace) -> int:
         while not stop.wait(3600):
             pass
     finally:
-        fake.stop()
+        fake.close()  # in-flight requests are answered, then the journal is flushed and closed
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _read(name: str) -> str:
@@ -140,6 +163,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="accept only this write key (repeat for several); default: any key")
     run.add_argument("--group-id-pattern", metavar="REGEX",
                      help="regular expression a whole groupId must match")
+    run.add_argument("--journal", metavar="FILE",
+                     help="keep the journal in this SQLite file (WAL mode): every answered call "
+                          "is committed first, kept across restarts, shareable by processes")
+    run.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
+                     help=f"records the in-memory journal keeps before evicting the oldest "
+                          f"(default {DEFAULT_MAX_RECORDS}; 0 for no bound)")
+    run.add_argument("--admin-token", metavar="T",
+                     help="require 'Authorization: Bearer T' on the /__mockseg/ admin API")
+    run.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="SEC",
+                     help=f"close a keep-alive connection idle (or a body stalled) this long "
+                          f"(default {IDLE_TIMEOUT:g})")
     run.add_argument("--quiet", action="store_true", help="do not log a line per call")
     run.set_defaults(func=serve)
 

@@ -1,17 +1,32 @@
-"""The journal: one record per message received, accepted or not. Thread-safe; knows no HTTP."""
+"""The journal: one record per message received, accepted or not. Thread-safe; knows no HTTP.
+
+Two stores share one interface: :class:`Journal` keeps records in memory, bounded (the oldest
+are evicted and counted once the bound is reached); :class:`SqliteJournal` keeps them in a SQLite
+file in WAL mode, committed before the call is answered, shareable by several server processes.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from os import PathLike
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mockseg.validation import Violation
 
-__all__ = ["CallFilter", "Journal", "Record"]
+__all__ = ["DEFAULT_MAX_RECORDS", "CallFilter", "Journal", "Record", "SqliteJournal"]
+
+log = logging.getLogger("mockseg")
+
+#: How many records the memory journal keeps before it evicts the oldest.
+DEFAULT_MAX_RECORDS = 100_000
 
 
 class Record:
@@ -130,6 +145,30 @@ class Record:
             data["raw_body"] = self.raw_body
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Record:
+        """A record from its admin-API form (the inverse of :meth:`to_dict`)."""
+        record = cls(
+            request_id=data["request_id"],
+            received_at=data["received_at"],
+            path=data["path"],
+            type=data["type"],
+            status=data["status"],
+            http_status=data["http_status"],
+            errors=[Violation(e["field"], e["message"]) for e in data["errors"]],
+            warnings=[Violation(w["field"], w["message"], "warning") for w in data["warnings"]],
+            payload=data["payload"],
+            write_key=data["write_key"],
+            headers=data["headers"],
+            fault=data.get("fault", False),
+            raw_body=data.get("raw_body"),
+            scope=data.get("scope"),
+        )
+        record.id = data["id"]
+        record.duplicate_of = data.get("duplicate_of")
+        record.response = data.get("response")
+        return record
+
     def __repr__(self) -> str:
         first = f" {self.errors[0].field}: {self.errors[0].message}" if self.errors else ""
         return (
@@ -213,15 +252,23 @@ _ANY = CallFilter()
 
 
 class Journal:
-    """An append-only list of records, with ids, duplicate detection, counters and waiting."""
+    """Records in memory: ids, duplicate detection, counters and waiting.
 
-    def __init__(self) -> None:
+    At most ``max_records`` are kept (None: no bound). Past that the oldest are evicted; the
+    ``dropped`` count in :meth:`stats` says how many, and the first eviction logs a warning.
+    """
+
+    def __init__(self, max_records: int | None = DEFAULT_MAX_RECORDS) -> None:
+        if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
+            raise ValueError(f"max_records must be a positive integer or None, not {max_records!r}")
+        self.max_records = max_records
         self._changed = threading.Condition()
-        self._records: list[Record] = []
+        self._records: deque[Record] = deque()
         self._next_id = 1
         self._first_by_message_id: dict[str, int] = {}
         self._counts: Counter[str] = Counter()
         self._by_type: Counter[str] = Counter()
+        self._dropped = 0
 
     def add(self, records: Iterable[Record]) -> list[Record]:
         """Number ``records``, mark duplicates by messageId, store them and wake waiters."""
@@ -231,6 +278,9 @@ class Journal:
                 record.id = self._next_id
                 self._next_id += 1
                 self._count(record, mark_duplicate=True)
+            if self.max_records is not None:
+                while len(self._records) > self.max_records:
+                    self._evict(self._records.popleft())
             self._changed.notify_all()
         return added
 
@@ -241,25 +291,36 @@ class Journal:
             first = self._first_by_message_id.setdefault(message_id, record.id)
             if mark_duplicate and first != record.id:
                 record.duplicate_of = first
-        if record.duplicate_of is not None:
-            self._counts["duplicates"] += 1
         self._records.append(record)
-        self._counts[record.status] += 1
-        self._by_type[record.type or "null"] += 1
-        if record.fault:
-            self._counts["faults"] += 1
-        if record.warnings:
-            self._counts["with_warnings"] += 1
+        self._tally(record, 1)
+
+    def _tally(self, record: Record, step: int) -> None:
+        self._counts[record.status] += step
+        self._by_type[record.type or "null"] += step
+        self._counts["faults"] += step * record.fault
+        self._counts["duplicates"] += step * (record.duplicate_of is not None)
+        self._counts["with_warnings"] += step * bool(record.warnings)
+
+    def _evict(self, record: Record) -> None:
+        """Forget the oldest record, and say so the first time (lock held)."""
+        self._tally(record, -1)
+        if self._by_type[record.type or "null"] == 0:
+            del self._by_type[record.type or "null"]
+        message_id = record.message_id
+        if isinstance(message_id, str) and self._first_by_message_id.get(message_id) == record.id:
+            del self._first_by_message_id[message_id]
+        if self._dropped == 0:
+            log.warning("mockseg: the journal holds at most %d records; evicting the oldest "
+                        "(see 'dropped' in /__mockseg/stats)", self.max_records)
+        self._dropped += 1
 
     def select(
         self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
     ) -> list[Record]:
         """Matching records, oldest first: those with an id above ``after``, at most ``limit``."""
         with self._changed:
-            records = self._records
-            if after:
-                records = [record for record in records if record.id > after]
-            chosen = [record for record in records if where.matches(record)]
+            chosen = [record for record in self._records
+                      if record.id > after and where.matches(record)]
         return chosen if limit is None else chosen[:limit]
 
     def wait(
@@ -281,11 +342,8 @@ class Journal:
     def clear(self, where: CallFilter = _ANY) -> None:
         """Forget the matching records (all, by default); ids keep increasing."""
         with self._changed:
-            if where == _ANY:
-                kept: list[Record] = []
-            else:
-                kept = [record for record in self._records if not where.matches(record)]
-            self._records = []
+            kept = [] if where == _ANY else [r for r in self._records if not where.matches(r)]
+            self._records = deque()
             self._first_by_message_id.clear()
             self._counts.clear()
             self._by_type.clear()
@@ -294,28 +352,198 @@ class Journal:
             self._changed.notify_all()
 
     def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
-        """Totals: ``total``, ``accepted``, ``rejected``, ``by_type`` and a few more."""
+        """Totals: ``total``, ``accepted``, ``rejected``, ``by_type``, ``dropped`` and more."""
         with self._changed:
             if where == _ANY:
-                counts, by_type, total = self._counts, self._by_type, len(self._records)
-            else:
-                chosen = [record for record in self._records if where.matches(record)]
-                counts = Counter(record.status for record in chosen)
-                counts["faults"] = sum(record.fault for record in chosen)
-                counts["duplicates"] = sum(record.duplicate_of is not None for record in chosen)
-                counts["with_warnings"] = sum(bool(record.warnings) for record in chosen)
-                by_type = Counter(record.type or "null" for record in chosen)
-                total = len(chosen)
-            return {
-                "total": total,
-                "accepted": counts["accepted"],
-                "rejected": counts["rejected"],
-                "by_type": dict(by_type),
-                "faults": counts["faults"],
-                "duplicates": counts["duplicates"],
-                "with_warnings": counts["with_warnings"],
-            }
+                return _stats(len(self._records), self._counts, self._by_type, self._dropped)
+            chosen = [record for record in self._records if where.matches(record)]
+        counts: Counter[str] = Counter()
+        by_type: Counter[str] = Counter()
+        for record in chosen:
+            counts[record.status] += 1
+            by_type[record.type or "null"] += 1
+            counts["faults"] += record.fault
+            counts["duplicates"] += record.duplicate_of is not None
+            counts["with_warnings"] += bool(record.warnings)
+        return _stats(len(chosen), counts, by_type, 0)
+
+    def close(self) -> None:
+        """Nothing to flush for memory; present so every journal can be closed alike."""
 
     def __len__(self) -> int:
         with self._changed:
             return len(self._records)
+
+
+def _stats(total: int, counts: Mapping[str, int], by_type: Mapping[str, int],
+           dropped: int) -> dict[str, Any]:
+    return {
+        "total": total,
+        "accepted": counts.get("accepted", 0),
+        "rejected": counts.get("rejected", 0),
+        "by_type": {name: n for name, n in by_type.items() if n},
+        "faults": counts.get("faults", 0),
+        "duplicates": counts.get("duplicates", 0),
+        "with_warnings": counts.get("with_warnings", 0),
+        "dropped": dropped,
+    }
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
+    group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
+    duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
+"""
+#: CallFilter field -> column; payload fields are stored as text only when they are strings.
+_COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
+            "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
+            "write_key": "write_key", "request_id": "request_id", "scope": "scope"}
+#: How often a waiter looks for records that other processes wrote.
+_POLL_SECONDS = 0.05
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class SqliteJournal:
+    """Records in a SQLite file (WAL mode): committed before the call is answered, kept across
+    restarts, and shareable by several server processes (ids stay unique and increasing)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
+                                   isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def add(self, records: Iterable[Record]) -> list[Record]:
+        """Write ``records`` in one transaction, committed before this returns."""
+        added = list(records)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for record in added:
+                    message_id = _text(record.message_id)
+                    if message_id is not None:
+                        row = self._db.execute("SELECT min(id) FROM calls WHERE message_id = ?",
+                                               (message_id,)).fetchone()
+                        record.duplicate_of = row[0]
+                    cursor = self._db.execute(
+                        "INSERT INTO calls (request_id, path, scope, type, status, http_status,"
+                        " group_id, user_id, anonymous_id, message_id, write_key, duplicate_of,"
+                        " fault, has_warnings, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
+                        (record.request_id, record.path, record.scope, record.type,
+                         record.status, record.http_status, _text(record.group_id),
+                         _text(record.user_id), _text(record.anonymous_id), message_id,
+                         record.write_key, record.duplicate_of, int(record.fault),
+                         int(bool(record.warnings))))
+                    record.id = int(cursor.lastrowid or 0)
+                    self._db.execute("UPDATE calls SET record = ? WHERE id = ?",
+                                     (json.dumps(record.to_dict(), ensure_ascii=False),
+                                      record.id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        with self._changed:
+            self._changed.notify_all()
+        return added
+
+    @staticmethod
+    def _where(where: CallFilter, after: int) -> tuple[str, list[Any]]:
+        clauses, values = ["id > ?"], [after]
+        for name, column in _COLUMNS.items():
+            wanted = getattr(where, name)
+            if wanted is None:
+                continue
+            if name == "type" and wanted == "null":
+                clauses.append("type IS NULL")
+            else:
+                clauses.append(f"{column} = ?")
+                values.append(wanted)
+        return " AND ".join(clauses), values
+
+    def select(
+        self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
+    ) -> list[Record]:
+        """Matching records, oldest first: those with an id above ``after``, at most ``limit``.
+
+        ``where`` may also be any object with ``matches(record)``; its ``prefilter``
+        (a CallFilter), if it has one, narrows the query first.
+        """
+        base = where if isinstance(where, CallFilter) else getattr(where, "prefilter", _ANY)
+        clause, values = self._where(base, after)
+        query = f"SELECT record FROM calls WHERE {clause} ORDER BY id"
+        if limit is not None and base is where:
+            query += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._db.execute(query, values).fetchall()
+        records = [Record.from_dict(json.loads(row[0])) for row in rows]
+        if base is not where:
+            records = [record for record in records if where.matches(record)][:limit]
+        return records
+
+    def _count(self, where: CallFilter, after: int) -> int:
+        if not isinstance(where, CallFilter):
+            return len(self.select(where, after=after))
+        clause, values = self._where(where, after)
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
+                                        values).fetchone()[0])
+
+    def wait(
+        self, count: int, timeout: float, where: CallFilter = _ANY, *, after: int = 0
+    ) -> tuple[list[Record], bool]:
+        """Block until ``count`` records match or ``timeout`` passes; sees other processes'
+        writes by polling."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._count(where, after) >= count or remaining <= 0:
+                chosen = self.select(where, after=after)
+                return chosen, len(chosen) >= count
+            with self._changed:
+                self._changed.wait(min(remaining, _POLL_SECONDS))
+
+    def clear(self, where: CallFilter = _ANY) -> None:
+        """Delete the matching records (all, by default); ids keep increasing."""
+        clause, values = self._where(where, 0)
+        with self._lock:
+            self._db.execute(f"DELETE FROM calls WHERE {clause}", values)
+
+    def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
+        """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""
+        clause, values = self._where(where, 0)
+        with self._lock:
+            total, accepted, rejected, faults, duplicates, warned = self._db.execute(
+                "SELECT count(*), total(status = 'accepted'), total(status = 'rejected'),"
+                " total(fault), total(duplicate_of IS NOT NULL), total(has_warnings)"
+                f" FROM calls WHERE {clause}", values).fetchone()
+            by_type = self._db.execute(
+                f"SELECT coalesce(type, 'null'), count(*) FROM calls WHERE {clause}"
+                " GROUP BY 1", values).fetchall()
+        counts = {"accepted": int(accepted), "rejected": int(rejected), "faults": int(faults),
+                  "duplicates": int(duplicates), "with_warnings": int(warned)}
+        return _stats(int(total), counts, dict(by_type), 0)
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the file and close it."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+
+    def __len__(self) -> int:
+        return self._count(_ANY, 0)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from os import PathLike
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,9 @@ from mockseg.assertions import (
 )
 from mockseg.faults import Fault, Faults
 from mockseg.intercept import DEFAULT_HOSTS, intercept
-from mockseg.journal import CallFilter, Journal, Record
+from mockseg.journal import DEFAULT_MAX_RECORDS, CallFilter, Journal, Record, SqliteJournal
 from mockseg.rules import Limits
-from mockseg.serving import KeepAliveServer
+from mockseg.serving import IDLE_TIMEOUT, KeepAliveServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -42,7 +43,7 @@ class _Fake:
     """What a whole fake and a scoped view share: the journal seen through ``scope``."""
 
     scope: str | None
-    journal: Journal
+    journal: Journal | SqliteJournal
     faults: Faults
     #: The WSGI app, usable with no socket at all (werkzeug's test ``Client``).
     app: WSGIApplication
@@ -219,6 +220,8 @@ class _ScopedMatcher:
     def __init__(self, matcher: GroupMatcher, scope: str | None) -> None:
         self.matcher = matcher
         self.scope = scope
+        #: What a SQL-backed journal can narrow by before ``matches`` runs.
+        self.prefilter = CallFilter(type="group", status=matcher.status, scope=scope)
 
     def matches(self, record: Record) -> bool:
         return (self.scope is None or record.scope == self.scope) and self.matcher.matches(record)
@@ -243,6 +246,10 @@ class MockSegment(_Fake):
         host: str = "127.0.0.1",
         port: int = 0,
         on_records: Callable[[Sequence[Record]], None] | None = None,
+        journal: Journal | SqliteJournal | str | PathLike[str] | None = None,
+        max_records: int | None = DEFAULT_MAX_RECORDS,
+        admin_token: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         if isinstance(write_keys, str):
             raise TypeError("write_keys must be a list of keys, not one string")
@@ -251,11 +258,17 @@ class MockSegment(_Fake):
             write_keys=frozenset(write_keys) if write_keys is not None else None,
             limits=limits or Limits(),
         )
-        self.journal = Journal()
+        if journal is None:
+            journal = Journal(max_records)
+        elif isinstance(journal, str | PathLike):
+            journal = SqliteJournal(journal)
+        self.journal = journal
         self.faults = Faults()
-        self.app: MockSegmentApp = MockSegmentApp(settings, self.journal, self.faults, on_records)
+        self.app: MockSegmentApp = MockSegmentApp(
+            settings, self.journal, self.faults, on_records, admin_token=admin_token)
         self.host = host
         self.port = port
+        self.idle_timeout = idle_timeout
         self._server: KeepAliveServer | None = None
         self._thread: threading.Thread | None = None
         self._scope_numbers = itertools.count(1)
@@ -266,7 +279,7 @@ class MockSegment(_Fake):
         """Serve on ``host:port`` (port 0 picks a free one) from a daemon thread; return self."""
         if self._server is not None:
             raise RuntimeError("this MockSegment is already running")
-        server = KeepAliveServer(self.host, self.port, self.app)
+        server = KeepAliveServer(self.host, self.port, self.app, idle_timeout=self.idle_timeout)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -275,15 +288,24 @@ class MockSegment(_Fake):
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop serving, close open connections, and return at once. Safe to call twice."""
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop serving and close the connections; safe to call twice.
+
+        Idle connections close at once; a request being answered gets up to ``grace`` seconds
+        to finish. With nothing in flight this returns at once.
+        """
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
         self._server = self._thread = None
         server.stop()
         thread.join()
-        server.close()
+        server.close(grace)
+
+    def close(self) -> None:
+        """Stop serving, then flush and close the journal (a SQLite file is checkpointed)."""
+        self.stop()
+        self.journal.close()
 
     @property
     def running(self) -> bool:

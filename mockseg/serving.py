@@ -17,6 +17,7 @@ import logging
 import selectors
 import socket
 import threading
+import time
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -45,6 +46,33 @@ class _Handler(WSGIRequestHandler):
     @property
     def server_version(self) -> str:  # type: ignore[override]
         return "mockseg"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout)
+
+    def handle_one_request(self) -> None:
+        """Wait for a request line; from then until the answer is out, the connection is busy."""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        self.server.set_busy(self.connection, True)
+        try:
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414, "Request line too long")
+                return
+            if self.parse_request():
+                self.run_wsgi()
+        finally:
+            self.server.set_busy(self.connection, False)
+            if self.server.stopping:
+                self.close_connection = True
 
     def run_wsgi(self) -> None:
         if self.headers.get("Expect", "").strip().lower() == "100-continue":
@@ -155,15 +183,19 @@ class KeepAliveServer(ThreadedWSGIServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, app: Any) -> None:
+    def __init__(
+        self, host: str, port: int, app: Any, *, idle_timeout: float = IDLE_TIMEOUT
+    ) -> None:
+        self.idle_timeout = idle_timeout
         try:
             super().__init__(host, port, app, handler=_Handler)
         except _BindFailed as failed:
             self.socket.close()
             raise failed.error from None
         self._wake_r, self._wake_w = socket.socketpair()
-        self._stopping = False
+        self.stopping = False
         self._connections: set[socket.socket] = set()
+        self._busy: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
     def server_bind(self) -> None:
@@ -176,7 +208,7 @@ class KeepAliveServer(ThreadedWSGIServer):
         with selectors.DefaultSelector() as selector:
             selector.register(self.socket, selectors.EVENT_READ, "accept")
             selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-            while not self._stopping:
+            while not self.stopping:
                 for key, _ in selector.select():
                     if key.data == "wake":
                         return
@@ -190,21 +222,42 @@ class KeepAliveServer(ThreadedWSGIServer):
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
+            self._busy.discard(request)
         super().shutdown_request(request)
+
+    def set_busy(self, connection: socket.socket, busy: bool) -> None:
+        """Mark a connection as serving a request (True) or waiting for the next (False)."""
+        with self._connections_lock:
+            if busy:
+                self._busy.add(connection)
+            else:
+                self._busy.discard(connection)
 
     def stop(self) -> None:
         """Make ``serve_forever`` return now (from any thread)."""
-        self._stopping = True
+        self.stopping = True
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
-    def close(self) -> None:
-        """Close the listening socket and every open connection."""
+    def close(self, grace: float = 5.0) -> None:
+        """Close the listening socket, then the connections: idle ones at once, busy ones once
+        their answer is out (or after ``grace`` seconds)."""
+        self.server_close()
+        deadline = time.monotonic() + grace
+        while True:
+            with self._connections_lock:
+                idle = self._connections - self._busy
+                busy = bool(self._busy)
+            for connection in idle:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            if not busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
+            remaining = list(self._connections)
+        for connection in remaining:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-        self.server_close()
         self._wake_r.close()
         self._wake_w.close()

@@ -106,7 +106,7 @@ def test_bad_fault_specs_get_clear_400s(client: Client) -> None:
 def test_health_and_index(client: Client) -> None:
     health = client.get("/__mockseg/health").get_json()
     assert health["status"] == "ok" and health["mode"] == "strict"
-    assert "GET /__mockseg/calls" in client.get("/__mockseg/").get_json()["endpoints"]
+    assert "GET /__mockseg/calls" in client.get("/__mockseg/index.json").get_json()["endpoints"]
 
 
 def test_unknown_admin_path_and_method(client: Client) -> None:

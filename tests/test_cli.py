@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,8 +15,8 @@ import requests
 
 from mockseg.golden import fixtures_dir
 from tests.conftest import B2B, basic
+from tests.helpers import MOCKSEG, Served
 
-MOCKSEG = [sys.executable, "-m", "mockseg"]
 SPEC_CURL_BODY = """{
     "userId": "user123",
     "groupId": "company_acme",
@@ -30,27 +29,8 @@ SPEC_CURL_BODY = """{
   }"""
 
 
-class Served:
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        self.process.send_signal(sig)
-        out, _ = self.process.communicate(timeout=10)
-        return self.process.returncode, out
-
-
 def serve(*options: str) -> Served:
-    process = subprocess.Popen(
-        [*MOCKSEG, "serve", "--port", "0", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().strip()
-    assert first.startswith("mockseg listening on http://127.0.0.1:"), first
-    return Served(process, first.rsplit(" ", 1)[1])
+    return Served(*options)
 
 
 @pytest.fixture

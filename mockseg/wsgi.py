@@ -1,0 +1,34 @@
+"""A WSGI entry point for running mockseg under a server such as gunicorn.
+
+``gunicorn -w 4 -b 127.0.0.1:8765 'mockseg.wsgi:create_app()'`` with ``MOCKSEG_JOURNAL`` set to
+a SQLite file lets every worker process record into, and read from, the same journal. Settings
+come from the environment:
+
+- ``MOCKSEG_MODE``: ``strict`` (default) or ``segment``;
+- ``MOCKSEG_WRITE_KEYS``: comma-separated accepted write keys (default: any key);
+- ``MOCKSEG_JOURNAL``: the SQLite file (default: memory, which workers do not share);
+- ``MOCKSEG_ADMIN_TOKEN``: the admin API's bearer token.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from mockseg.app import MockSegmentApp, Settings
+from mockseg.journal import Journal, SqliteJournal
+
+__all__ = ["create_app"]
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> MockSegmentApp:
+    """A MockSegmentApp configured from ``MOCKSEG_*`` environment variables."""
+    env = os.environ if environ is None else environ
+    keys = env.get("MOCKSEG_WRITE_KEYS")
+    settings = Settings(
+        mode=env.get("MOCKSEG_MODE", "strict"),  # type: ignore[arg-type]
+        write_keys=frozenset(k.strip() for k in keys.split(",") if k.strip()) if keys else None,
+    )
+    path = env.get("MOCKSEG_JOURNAL")
+    journal = SqliteJournal(path) if path else Journal()
+    return MockSegmentApp(settings, journal, admin_token=env.get("MOCKSEG_ADMIN_TOKEN"))
