@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mockseg import __version__
+from mockseg.conform import PLACEHOLDERS
 from mockseg.journal import DEFAULT_MAX_RECORDS, Record
 from mockseg.rules import MESSAGE_TYPES, Limits
 from mockseg.serving import IDLE_TIMEOUT
@@ -184,7 +185,55 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--group-id-pattern", metavar="REGEX",
                        help="regular expression a whole groupId must match")
     check.set_defaults(func=validate_files)
+
+    conform = commands.add_parser(
+        "conform", help="check an SDK in any language against the contract",
+        usage="mockseg conform [options] -- CMD ARGS...",
+        description="Run CMD once per case, with placeholders in its arguments replaced by the "
+                    "case's values: " + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                    + ". JSON values ({traits}, {context}, {integrations}) are compact JSON; a "
+                    "value the case does not have is an empty string.")
+    conform.add_argument("--cases", type=int, default=20, metavar="N",
+                         help="cases per suite (default 20)")
+    conform.add_argument("--seed", type=int, default=0, metavar="S",
+                         help="seed for drawing cases; the same seed gives the same cases")
+    conform.add_argument("--jobs", type=int, default=1, metavar="J",
+                         help="cases run at once (default 1)")
+    conform.add_argument("--timeout", type=float, default=10.0, metavar="SEC",
+                         help="time allowed per case (doubled for --retry; default 10)")
+    conform.add_argument("--case-file", action="store_true",
+                         help="also give each case as a JSON object on the command's stdin")
+    conform.add_argument("--invalid", action="store_true",
+                         help="run the invalid-input suite: what does the SDK do with calls "
+                              "that break a rule?")
+    conform.add_argument("--retry", action="store_true",
+                         help="run the retry suite: 503 and 429 with Retry-After are injected")
+    conform.add_argument("--only", action="store_true",
+                         help="with --invalid or --retry, skip the valid suite")
+    conform.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
+    conform.add_argument("--json", dest="json_path", metavar="FILE",
+                         help="write a JSON report")
+    conform.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
+    conform.set_defaults(func=conform_command)
     return parser
+
+
+def conform_command(args: argparse.Namespace) -> int:
+    """Run ``mockseg conform``."""
+    from mockseg.conform import run_conformance
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        print("mockseg conform: give the command to run after --", file=sys.stderr)
+        return 2
+    suites = [] if args.only and (args.invalid or args.retry) else ["valid"]
+    suites += ["invalid"] * args.invalid + ["retry"] * args.retry
+    return run_conformance(
+        command, suites=suites, cases=args.cases, seed=args.seed, jobs=args.jobs,
+        timeout=args.timeout, case_file=args.case_file, junit_xml=args.junit_xml,
+        json_path=args.json_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -269,6 +269,7 @@ class Journal:
         self._counts: Counter[str] = Counter()
         self._by_type: Counter[str] = Counter()
         self._dropped = 0
+        self._wakeups = 0
 
     def add(self, records: Iterable[Record]) -> list[Record]:
         """Number ``records``, mark duplicates by messageId, store them and wake waiters."""
@@ -331,13 +332,20 @@ class Journal:
         """
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._changed:
+            woken = self._wakeups
             while True:
                 chosen = [record for record in self._records
                           if record.id > after and where.matches(record)]
                 remaining = deadline - time.monotonic()
-                if len(chosen) >= count or remaining <= 0:
+                if len(chosen) >= count or remaining <= 0 or self._wakeups != woken:
                     return chosen, len(chosen) >= count
                 self._changed.wait(remaining)
+
+    def wake_waiters(self) -> None:
+        """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
+        with self._changed:
+            self._wakeups += 1
+            self._changed.notify_all()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Forget the matching records (all, by default); ids keep increasing."""
@@ -419,6 +427,7 @@ class SqliteJournal:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._changed = threading.Condition()
+        self._wakeups = 0
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -508,13 +517,20 @@ class SqliteJournal:
         """Block until ``count`` records match or ``timeout`` passes; sees other processes'
         writes by polling."""
         deadline = time.monotonic() + max(timeout, 0.0)
+        woken = self._wakeups
         while True:
             remaining = deadline - time.monotonic()
-            if self._count(where, after) >= count or remaining <= 0:
+            if self._count(where, after) >= count or remaining <= 0 or self._wakeups != woken:
                 chosen = self.select(where, after=after)
                 return chosen, len(chosen) >= count
             with self._changed:
                 self._changed.wait(min(remaining, _POLL_SECONDS))
+
+    def wake_waiters(self) -> None:
+        """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
+        with self._changed:
+            self._wakeups += 1
+            self._changed.notify_all()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Delete the matching records (all, by default); ids keep increasing."""

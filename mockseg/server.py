@@ -300,6 +300,7 @@ class MockSegment(_Fake):
         self._server = self._thread = None
         server.stop()
         thread.join()
+        self.journal.wake_waiters()  # long-polls (the journal page) answer now
         server.close(grace)
 
     def close(self) -> None:

@@ -226,3 +226,21 @@ def test_python_sdk_retries_a_503_with_the_same_message_id(server: MockSegment) 
     assert second.status == "accepted"
     assert second.duplicate_of == first.id
     assert second.headers["X-Retry-Count"] == "1"
+
+
+def test_stop_answers_a_pending_long_poll_at_once() -> None:
+    fake = MockSegment().start()
+    answers: list[int] = []
+
+    def long_poll() -> None:
+        response = requests.get(fake.url + "/__mockseg/calls?wait=1&timeout=30", timeout=30)
+        answers.append(response.status_code)
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    fake.stop()
+    poller.join(5)
+    assert time.monotonic() - started < 2
+    assert answers == [200]

@@ -1,0 +1,453 @@
+"""``mockseg conform``: check an SDK written in any language against the group contract.
+
+mockseg starts its own server, draws cases (the documented examples, then seeded draws from the
+strategies), runs the author's command once per case with the case's values substituted into
+its arguments (or as JSON on its stdin), waits for the call to arrive and compares it with what
+was asked. Each case gets its own scoped view of the server, so cases can run in parallel.
+
+Suites: the default one sends valid calls; ``--invalid`` sends calls that break one rule and
+reports what the SDK did with them; ``--retry`` injects 503 and 429 answers and checks that the
+SDK retries with the same messageId and loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TextIO
+from xml.etree import ElementTree
+
+from mockseg.assertions import MISSING, compare
+from mockseg.journal import Record
+from mockseg.rules import is_date_time
+from mockseg.server import MockSegment, ScopedMockSegment
+
+__all__ = ["PLACEHOLDERS", "Case", "Result", "build_cases", "run_conformance"]
+
+WRITE_KEY = "conform-write-key"
+#: Placeholders an argument may hold; a case with no value for one substitutes "".
+PLACEHOLDERS = ("url", "writeKey", "userId", "anonymousId", "groupId", "traits", "context",
+                "integrations", "timestamp", "messageId")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+_JSON_FIELDS = ("traits", "context", "integrations")
+#: Rules an SDK's command line can express (string ids, JSON traits/context/integrations).
+_INVALID_RULES = ("1", "3", "4", "5", "7", "8", "9", "10", "11", "12", "13", "14", "15")
+_EXPRESSIBLE = {"groupId", "userId", "anonymousId", "timestamp", "messageId", *_JSON_FIELDS}
+#: How long to keep listening after the command exits, for late or duplicated calls.
+_SETTLE = 0.3
+
+
+@dataclass
+class Case:
+    """One conformance case: the values the SDK is asked to send, and what should happen."""
+
+    suite: str  # "valid", "invalid" or "retry"
+    index: int
+    source: str  # "fixture valid/b2b-company-association" or "seed 42 #3"
+    values: dict[str, Any]
+    rule_field: str | None = None  # invalid suite: the field the contract rejects...
+    rule_message: str | None = None  # ...and its message
+
+    def placeholder(self, name: str, url: str) -> str:
+        if name == "url":
+            return url
+        if name == "writeKey":
+            return WRITE_KEY
+        value = self.values.get(name)
+        if value is None:
+            return ""
+        if name in _JSON_FIELDS:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return str(value)
+
+    def as_json(self, url: str) -> str:
+        return json.dumps({"url": url, "writeKey": WRITE_KEY, **self.values}, ensure_ascii=False)
+
+
+@dataclass
+class Result:
+    """What happened in one case."""
+
+    case: Case
+    passed: bool
+    outcome: str  # a short verdict: "ok", "refused before sending", "dropped", ...
+    differences: list[tuple[str, Any, Any]] = field(default_factory=list)  # field, got, expected
+    detail: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.case.suite, "index": self.case.index, "source": self.case.source,
+            "passed": self.passed, "outcome": self.outcome, "seconds": round(self.seconds, 3),
+            "differences": [{"field": f, "got": _show(g), "expected": _show(e)}
+                            for f, g, e in self.differences],
+            "detail": self.detail, "values": self.case.values,
+        }
+
+
+def _show(value: Any) -> Any:
+    return "<missing>" if value is MISSING else value
+
+
+# --- building the cases -----------------------------------------------------------------------
+
+
+def _draw(strategy: Any, count: int, seed: int) -> list[Any]:
+    """``count`` examples from a strategy, the same for the same seed (and Hypothesis)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as with_seed
+
+    drawn: list[Any] = []
+    if count <= 0:
+        return drawn
+
+    @with_seed(seed)
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(example: Any) -> None:
+        drawn.append(example)
+
+    collect()
+    return drawn[:count]
+
+
+def _values_of_message(message: dict[str, Any]) -> dict[str, Any]:
+    return {name: message.get(name) for name in PLACEHOLDERS[2:] if message.get(name) is not None}
+
+
+def _values_of_call(call: dict[str, Any]) -> dict[str, Any]:
+    values = {
+        "userId": call["user_id"], "anonymousId": call["anonymous_id"],
+        "groupId": call["group_id"], "traits": call["traits"], "context": call["context"],
+        "integrations": call["integrations"], "messageId": call["message_id"],
+        "timestamp": call["timestamp"].isoformat() if call["timestamp"] else None,
+    }
+    return {name: (str(value) if name.endswith("Id") else value)
+            for name, value in values.items() if value not in (None, "")}
+
+
+def build_cases(suite: str, count: int, seed: int) -> list[Case]:
+    """The cases of a suite: documented examples first, then seeded draws (``count`` in all)."""
+    from mockseg import strategies
+    from mockseg.golden import load_cases
+
+    cases: list[Case] = []
+    if suite == "invalid":
+        for golden in load_cases("invalid"):
+            body = golden.body
+            if (golden.path == "/v1/group" and isinstance(body, dict) and "field" in golden.expect
+                    and golden.expect["field"].split(".")[0] in _EXPRESSIBLE
+                    and _expressible(body)):
+                cases.append(Case(suite, 0, f"fixture {golden.name}", _values_of_message(body),
+                                  golden.expect["field"], golden.expect["message"]))
+        drawn = _draw(strategies.invalid_group_payloads(rules=_INVALID_RULES), count * 3, seed)
+        for n, invalid in enumerate(drawn):
+            if invalid.field.split(".")[0] in _EXPRESSIBLE and _expressible(invalid.payload):
+                cases.append(Case(suite, 0, f"seed {seed} #{n}",
+                                  _values_of_message(invalid.payload), invalid.field,
+                                  invalid.message))
+        cases = _spread(cases, count)
+    else:
+        if suite == "valid":
+            for golden in load_cases("valid"):
+                body = golden.body
+                if golden.path == "/v1/group" and isinstance(body, dict) and body.get("groupId") \
+                        and (body.get("userId") or body.get("anonymousId")) \
+                        and _expressible(body):
+                    cases.append(Case(suite, 0, f"fixture {golden.name}",
+                                      _values_of_message(body)))
+            cases = cases[: max(count // 2, 1)]
+        calls = _draw(strategies.group_calls(), max(count - len(cases), 0) * 2, seed)
+        cases += [Case(suite, 0, f"seed {seed} #{n}", _values_of_call(call))
+                  for n, call in enumerate(calls) if _expressible(_values_of_call(call))]
+        cases = cases[:count]
+    for index, case in enumerate(cases, 1):
+        case.index = index
+    return cases
+
+
+def _expressible(message: dict[str, Any]) -> bool:
+    """Whether a command line can carry the message: ids and timestamp as strings without NUL
+    (an argument cannot hold one)."""
+    return all(value is None or (isinstance(value, str) and "\x00" not in value)
+               for value in (message.get(name) for name in ("userId", "anonymousId", "groupId",
+                                                            "timestamp", "messageId")))
+
+
+def _spread(cases: list[Case], count: int) -> list[Case]:
+    """Up to ``count`` cases, taking the distinct rule messages first."""
+    first: dict[str | None, Case] = {}
+    for case in cases:
+        first.setdefault(case.rule_message, case)
+    rest = [case for case in cases if first[case.rule_message] is not case]
+    return (list(first.values()) + rest)[:count]
+
+
+# --- running a case ---------------------------------------------------------------------------
+
+
+def _argv(command: Sequence[str], case: Case, url: str) -> list[str]:
+    return [_PLACEHOLDER.sub(lambda m: case.placeholder(m.group(1), url), arg) for arg in command]
+
+
+def _run(command: Sequence[str], case: Case, view: ScopedMockSegment, timeout: float,
+         case_file: bool) -> tuple[int | None, str]:
+    """Run the command for one case; its exit code (None on timeout) and output tail."""
+    try:
+        done = subprocess.run(
+            _argv(command, case, view.url), input=case.as_json(view.url) if case_file else None,
+            capture_output=True, text=True, timeout=timeout, check=False,
+            stdin=None if case_file else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None, f"the command did not finish within {timeout:g}s"
+    except (OSError, ValueError) as exc:
+        return 127, f"cannot run the command: {exc}"
+    output = (done.stdout + done.stderr).strip()
+    return done.returncode, output[-800:]
+
+
+def _arrivals(view: ScopedMockSegment, wanted: int, timeout: float) -> list[Record]:
+    """The group calls that arrived, after waiting for ``wanted`` and a short settle."""
+    view.journal.wait(wanted, timeout, view._where({"type": "group"}))
+    time.sleep(_SETTLE)
+    return view.select(type="group")
+
+
+def _instant(text: Any) -> datetime | None:
+    if not is_date_time(text):
+        return None
+    value = str(text).replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def compare_call(case: Case, record: Record) -> list[tuple[str, Any, Any]]:
+    """Field-by-field differences between what was asked and what arrived (volatile fields,
+    such as sentAt and _metadata, are ignored)."""
+    payload = record.payload if isinstance(record.payload, dict) else {}
+    expected = case.values
+    found: list[tuple[str, Any, Any]] = []
+    for name in ("groupId", "userId", "anonymousId"):
+        want = expected.get(name) or None
+        got = payload.get(name) or None
+        if got != want:
+            found.append((name, payload.get(name, MISSING), expected.get(name, MISSING)))
+    found += compare(payload.get("traits") or {}, expected.get("traits") or {}, "traits",
+                     subset=False)
+    context = payload.get("context")
+    for key, value in (expected.get("context") or {}).items():
+        if key != "library":
+            got = context.get(key, MISSING) if isinstance(context, dict) else MISSING
+            found += compare(got, value, f"context.{key}", subset=False)
+    found += compare(payload.get("integrations") or {}, expected.get("integrations") or {},
+                     "integrations", subset=True)
+    # What a client must add.
+    if payload.get("type") != "group":
+        found.append(("type", payload.get("type", MISSING), "group"))
+    message_id = payload.get("messageId")
+    if expected.get("messageId") is not None:
+        if message_id != expected["messageId"]:
+            found.append(("messageId", message_id, expected["messageId"]))
+    elif not isinstance(message_id, str) or not message_id:
+        found.append(("messageId", payload.get("messageId", MISSING), "a messageId string"))
+    stamp = _instant(payload.get("timestamp"))
+    if stamp is None:
+        found.append(("timestamp", payload.get("timestamp", MISSING), "an ISO 8601 date-time"))
+    elif expected.get("timestamp") is not None:
+        want = _instant(expected["timestamp"])
+        if want is None or want.tzinfo is None or stamp.tzinfo is None or \
+                abs((stamp - want).total_seconds()) >= 0.001:
+            found.append(("timestamp", payload["timestamp"], expected["timestamp"]))
+    library = context.get("library") if isinstance(context, dict) else None
+    if not (isinstance(library, dict) and isinstance(library.get("name"), str)
+            and isinstance(library.get("version"), str)):
+        found.append(("context.library", library if library is not None else MISSING,
+                      "{name, version} strings"))
+    return found
+
+
+def _check_valid(case: Case, code: int | None, output: str, calls: list[Record]) -> Result:
+    if not calls:
+        reason = "timed out" if code is None else f"exited {code}"
+        return Result(case, False, "nothing arrived", detail=f"the command {reason}: {output}")
+    if len(calls) > 1:
+        return Result(case, False, f"arrived {len(calls)} times", detail="\n".join(
+            f"#{r.id} messageId={r.message_id!r} duplicate_of={r.duplicate_of}" for r in calls))
+    [call] = calls
+    differences = compare_call(case, call)
+    if call.status != "accepted":
+        errors = "; ".join(f"{e.field}: {e.message}" for e in call.errors)
+        return Result(case, False, "rejected", differences, detail=errors)
+    if differences:
+        return Result(case, False, "differs", differences)
+    if code != 0:
+        return Result(case, False, f"command exited {code}", detail=output)
+    return Result(case, True, "ok")
+
+
+def _check_invalid(case: Case, code: int | None, output: str, calls: list[Record]) -> Result:
+    expected = f"{case.rule_field}: {case.rule_message}"
+    if not calls:
+        return Result(case, True, "refused before sending", detail=expected)
+    if any(call.status == "accepted" for call in calls):
+        return Result(case, False, "the fake accepted it", detail=expected)
+    if code == 0:
+        return Result(case, False, "treated the 400 as success",
+                      detail=f"sent it, got 400 ({expected}), and the command exited 0")
+    return Result(case, True, "sent it and got the 400", detail=expected)
+
+
+def _check_retry(case: Case, code: int | None, output: str, calls: list[Record]) -> Result:
+    accepted = [call for call in calls if call.status == "accepted"]
+    if len(calls) <= 1:
+        return Result(case, False, "did not retry",
+                      detail=f"{len(calls)} attempt(s) after a 503; nothing accepted")
+    ids = {call.message_id for call in calls}
+    if len(ids) > 1:
+        return Result(case, False, "new messageId on retry",
+                      detail="attempts carried messageIds " + ", ".join(map(repr, sorted(
+                          map(str, ids)))))
+    if not accepted:
+        return Result(case, False, "lost", detail=f"{len(calls)} attempts, none accepted")
+    if len(accepted) > 1:
+        return Result(case, False, f"accepted {len(accepted)} times")
+    differences = compare_call(case, accepted[0])
+    if differences:
+        return Result(case, False, "differs after retry", differences)
+    return Result(case, True, f"ok after {len(calls) - 1} retries")
+
+
+_CHECKS: dict[str, Callable[[Case, int | None, str, list[Record]], Result]] = {
+    "valid": _check_valid, "invalid": _check_invalid, "retry": _check_retry}
+
+
+def run_case(server: MockSegment, command: Sequence[str], case: Case, timeout: float,
+             case_file: bool) -> Result:
+    """Run one case in its own scope and judge it."""
+    started = time.monotonic()
+    with server.scoped() as view:
+        if case.suite == "retry":
+            view.fail_next(1, status=503)
+            view.fail_next(1, status=429, retry_after=1)
+        code, output = _run(command, case, view, timeout, case_file)
+        wanted = 3 if case.suite == "retry" else 1
+        calls = _arrivals(view, wanted, 0.5 if code is not None else 0)
+        result = _CHECKS[case.suite](case, code, output, calls)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def _progress(out: TextIO, done: int, total: int, failed: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+              + (f"  {failed} failed" if failed else ""))
+    if done == total:
+        out.write("\n")
+    out.flush()
+
+
+def _describe(result: Result, seed: int) -> str:
+    case = result.case
+    lines = [f"FAIL {case.suite} case {case.index} ({case.source}; --seed {seed}): "
+             f"{result.outcome}"]
+    for name, got, expected in result.differences:
+        lines.append(f"    {name}: expected {expected!r}, got {got!r}")
+    if result.detail:
+        lines += [f"    {line}" for line in result.detail.splitlines()[:12]]
+    lines.append(f"    values: {json.dumps(case.values, ensure_ascii=False)[:300]}")
+    return "\n".join(lines)
+
+
+def summary_table(results: Sequence[Result]) -> str:
+    rows = [("suite", "cases", "passed", "failed", "outcomes")]
+    for suite in dict.fromkeys(r.case.suite for r in results):
+        mine = [r for r in results if r.case.suite == suite]
+        outcomes: dict[str, int] = {}
+        for r in mine:
+            outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+        rows.append((suite, str(len(mine)), str(sum(r.passed for r in mine)),
+                     str(sum(not r.passed for r in mine)),
+                     ", ".join(f"{k} x{v}" for k, v in outcomes.items())))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                     .rstrip() for row in rows)
+
+
+def write_junit(results: Sequence[Result], path: str, seed: int) -> None:
+    suites = ElementTree.Element("testsuites", name="mockseg conform")
+    for suite in dict.fromkeys(r.case.suite for r in results):
+        mine = [r for r in results if r.case.suite == suite]
+        element = ElementTree.SubElement(
+            suites, "testsuite", name=f"conform.{suite}", tests=str(len(mine)),
+            failures=str(sum(not r.passed for r in mine)),
+            time=f"{sum(r.seconds for r in mine):.3f}")
+        for result in mine:
+            case = ElementTree.SubElement(
+                element, "testcase", classname=f"conform.{suite}",
+                name=f"case {result.case.index}: {result.case.source}",
+                time=f"{result.seconds:.3f}")
+            if not result.passed:
+                failure = ElementTree.SubElement(case, "failure", message=result.outcome)
+                failure.text = _describe(result, seed)
+    ElementTree.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def run_conformance(
+    command: Sequence[str],
+    *,
+    suites: Iterable[str] = ("valid",),
+    cases: int = 20,
+    seed: int = 0,
+    jobs: int = 1,
+    timeout: float = 10.0,
+    case_file: bool = False,
+    junit_xml: str | None = None,
+    json_path: str | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Run the suites against ``command``; print the report; 0 only when every case passed."""
+    plan = [case for suite in suites for case in build_cases(suite, cases, seed)]
+    if not plan:
+        err.write("mockseg conform: no cases to run\n")
+        return 2
+    results: list[Result] = []
+    with MockSegment(mode="strict", write_keys=[WRITE_KEY]) as server:
+        out.write(f"mockseg conform: {len(plan)} case(s), seed {seed}, server {server.url}\n")
+        out.flush()
+        _progress(err, 0, len(plan), 0)
+        with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+            pending = [pool.submit(run_case, server, command, case,
+                                   timeout * (2 if case.suite == "retry" else 1), case_file)
+                       for case in plan]
+            for future in pending:
+                results.append(future.result())
+                _progress(err, len(results), len(plan), sum(not r.passed for r in results))
+    for result in results:
+        if not result.passed:
+            out.write(_describe(result, seed) + "\n")
+    out.write("\n" + summary_table(results) + "\n")
+    failed = sum(not r.passed for r in results)
+    out.write(f"\n{len(results) - failed} passed, {failed} failed\n")
+    if junit_xml:
+        write_junit(results, junit_xml, seed)
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump({"seed": seed, "command": list(command),
+                       "results": [r.to_dict() for r in results]}, handle, indent=2,
+                      ensure_ascii=False, default=str)
+    return 0 if failed == 0 else 1
