@@ -72,7 +72,7 @@ def test_correct_sdk_client_passes_every_suite(tmp_path: Path) -> None:
 ])
 def test_each_planted_sdk_bug_is_caught_and_named(tmp_path: Path, bug: str,
                                                   options: list[str], named: str) -> None:
-    code, out, report = conform(SDK, *options, bug=bug, tmp_path=tmp_path)
+    code, out, _report = conform(SDK, *options, bug=bug, tmp_path=tmp_path)
     assert code == 1
     assert named in out
     assert "--seed 0" in out  # each failure says how to reproduce it
@@ -105,7 +105,7 @@ def test_an_sdk_that_treats_the_400_as_success_fails_the_invalid_suite(tmp_path:
                        "curl -s -u \"$2:\" -d \"{\\\"userId\\\":\\\"u\\\",\\\"groupId\\\":"
                        "\\\"$5\\\"}\" \"$1/v1/group\" >/dev/null\nexit 0\n")
     lenient.chmod(0o755)
-    code, out, report = conform([str(lenient), *ARGS], "--invalid", "--only",
+    code, _out, report = conform([str(lenient), *ARGS], "--invalid", "--only",
                                 tmp_path=tmp_path)
     assert code == 1
     assert "treated the 400 as success" in outcomes(report, "invalid")
