@@ -183,11 +183,10 @@
 
   function setPaused(paused) {
     state.paused = paused;
-    ui.pause.setAttribute("aria-pressed", String(paused));
-    ui.pause.textContent = paused ? "Resume" : "Pause";
+    ui.pause.setAttribute("aria-pressed", String(paused)); // a toggle: its label stays "Pause"
     if (paused) {
       stop();
-      setLive("paused", "paused");
+      setLive("paused", "paused: press Pause again to resume");
     } else {
       run();
     }
