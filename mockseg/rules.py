@@ -10,7 +10,7 @@ order in which errors are reported: the first one becomes the response's ``messa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 Message = Mapping[str, Any]
-Found = Iterator[tuple[str, str]]
+Found = list[tuple[str, str]]
 
 #: The message types the Tracking API knows.
 MESSAGE_TYPES: Final = ("identify", "track", "page", "screen", "group", "alias")
@@ -103,7 +103,7 @@ def is_integer(value: Any) -> bool:
 
 def is_number(value: Any) -> bool:
     """A JSON number: int or float, never a bool."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def is_date_time(value: Any) -> bool:
@@ -158,80 +158,106 @@ RESERVED_TRAITS: Final = tuple(
 
 
 def group_id_required(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     if _absent(msg.get("groupId")):
-        yield "groupId", "Missing required field: groupId"
+        found.append(("groupId", "Missing required field: groupId"))
+    return found
 
 
 def group_id_is_string(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("groupId")
     if value is not None and not isinstance(value, str):
-        yield "groupId", "groupId must be a string"
+        found.append(("groupId", "groupId must be a string"))
+    return found
 
 
 def group_id_length(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("groupId")
     if isinstance(value, str) and len(value) > limits.max_id_length:
-        yield "groupId", f"Group ID too long (max {limits.max_id_length} characters)"
+        found.append(("groupId", f"Group ID too long (max {limits.max_id_length} characters)"))
+    return found
 
 
 def group_id_pattern(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("groupId")
     if isinstance(value, str) and value and not limits.group_id_ok(value):
-        yield "groupId", "Group ID cannot contain spaces or special characters"
+        found.append(("groupId", "Group ID cannot contain spaces or special characters"))
+    return found
 
 
 def identity_required(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     if _absent(msg.get("userId")) and _absent(msg.get("anonymousId")):
-        yield "userId", "Missing required field: userId or anonymousId"
+        found.append(("userId", "Missing required field: userId or anonymousId"))
+    return found
 
 
 def identities_are_strings(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     for name in ("userId", "anonymousId"):
         value = msg.get(name)
         if value is not None and not isinstance(value, str):
-            yield name, f"{name} must be a string"
+            found.append((name, f"{name} must be a string"))
+    return found
 
 
 def alias_ids(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     for name in ("previousId", "userId"):
         value = msg.get(name)
         if _absent(value):
-            yield name, f"Missing required field: {name}"
+            found.append((name, f"Missing required field: {name}"))
         elif not isinstance(value, str):
-            yield name, f"{name} must be a string"
+            found.append((name, f"{name} must be a string"))
     anonymous_id = msg.get("anonymousId")
     if anonymous_id is not None and not isinstance(anonymous_id, str):
-        yield "anonymousId", "anonymousId must be a string"
+        found.append(("anonymousId", "anonymousId must be a string"))
+    return found
 
 
 def track_event(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("event")
     if _absent(value):
-        yield "event", "Missing required field: event"
+        found.append(("event", "Missing required field: event"))
     elif not isinstance(value, str):
-        yield "event", "event must be a string"
+        found.append(("event", "event must be a string"))
+    return found
 
 
 def traits_is_object(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("traits")
     if value is not None and not isinstance(value, dict):
-        yield "traits", "traits must be an object"
+        found.append(("traits", "traits must be an object"))
+    return found
 
 
 def traits_count(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict) and len(traits) > limits.max_traits:
-        yield "traits", f"Too many traits (max {limits.max_traits})"
+        found.append(("traits", f"Too many traits (max {limits.max_traits})"))
+    return found
 
 
 def trait_name_length(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
+    longest = limits.max_trait_name_length
     if isinstance(traits, dict):
-        longest = limits.max_trait_name_length
         for name in traits:
             if len(name) > longest:
-                yield f"traits.{name}", f"Trait name too long (max {longest} characters)"
-                return
+                found.append((f"traits.{name}",
+                              f"Trait name too long (max {longest} characters)"))
+                return found
+    return found
+
+
+_CONTAINERS = (dict, list)
 
 
 def _too_deep(value: Any, level: int, limit: int) -> list[str] | None:
@@ -240,7 +266,7 @@ def _too_deep(value: Any, level: int, limit: int) -> list[str] | None:
         return []
     items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, child in items:
-        if isinstance(child, dict | list):
+        if isinstance(child, _CONTAINERS):
             below = _too_deep(child, level + 1, limit)
             if below is not None:
                 below.append(f".{key}" if isinstance(value, dict) else f"[{key}]")
@@ -249,77 +275,91 @@ def _too_deep(value: Any, level: int, limit: int) -> list[str] | None:
 
 
 def traits_depth(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict):
         path = _too_deep(traits, 0, limits.max_trait_depth)
         if path is not None:
             where = "traits" + "".join(reversed(path))
-            yield where, f"Traits nested too deeply (max {limits.max_trait_depth} levels): {where}"
+            found.append((where, f"Traits nested too deeply (max {limits.max_trait_depth} "
+                                 f"levels): {where}"))
+    return found
 
 
 def reserved_trait_types(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict):
         for trait in RESERVED_TRAITS:
             value = traits.get(trait.name)
             if value is not None and not trait.check(value):
-                yield f"traits.{trait.name}", trait.message
+                found.append((f"traits.{trait.name}", trait.message))
+    return found
 
 
 TIMESTAMP_FIELDS: Final = ("timestamp", "sentAt", "originalTimestamp")
 
 
 def timestamps(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     for name in TIMESTAMP_FIELDS:
         value = msg.get(name)
         if value is not None and not is_date_time(value):
-            yield name, f"{name} must be an ISO 8601 date-time"
+            found.append((name, f"{name} must be an ISO 8601 date-time"))
+    return found
 
 
 def message_id(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("messageId")
     if value is not None and not (
         isinstance(value, str) and len(value) <= limits.max_message_id_length
     ):
-        yield "messageId", (
-            f"messageId must be a string of at most {limits.max_message_id_length} characters"
-        )
+        found.append(("messageId", f"messageId must be a string of at most "
+                                   f"{limits.max_message_id_length} characters"))
+    return found
 
 
 def context(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("context")
     if value is None:
-        return
+        return found
     if not isinstance(value, dict):
-        yield "context", "context must be an object"
-        return
+        found.append(("context", "context must be an object"))
+        return found
     for name in ("ip", "userAgent"):
         if value.get(name) is not None and not isinstance(value[name], str):
-            yield f"context.{name}", f"context.{name} must be a string"
+            found.append((f"context.{name}", f"context.{name} must be a string"))
     library = value.get("library")
     if library is None:
-        return
+        return found
     if not isinstance(library, dict):
-        yield "context.library", "context.library must be an object"
-        return
+        found.append(("context.library", "context.library must be an object"))
+        return found
     for name in ("name", "version"):
         if library.get(name) is not None and not isinstance(library[name], str):
-            yield f"context.library.{name}", f"context.library.{name} must be a string"
+            found.append((f"context.library.{name}",
+                          f"context.library.{name} must be a string"))
+    return found
 
 
 def integrations(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     value = msg.get("integrations")
     if value is None:
-        return
+        return found
     if not isinstance(value, dict):
-        yield "integrations", "integrations must be an object"
-        return
+        found.append(("integrations", "integrations must be an object"))
+        return found
     for name, setting in value.items():
-        if setting is not None and not isinstance(setting, bool | dict):
-            yield f"integrations.{name}", f"integrations.{name} must be a boolean or an object"
+        if setting is not None and not isinstance(setting, (bool, dict)):
+            found.append((f"integrations.{name}",
+                          f"integrations.{name} must be a boolean or an object"))
 
 
 # --- warnings: accepted and recorded, never rejected ----------------------------------------
+    return found
 
 
 def _is_http_url(value: str) -> bool:
@@ -331,44 +371,53 @@ def _is_http_url(value: str) -> bool:
 
 
 def traits_empty(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if traits is None or traits == {}:
-        yield "traits", "traits is missing or empty: the group gets no attributes"
+        found.append(("traits", "traits is missing or empty: the group gets no attributes"))
+    return found
 
 
 def trait_id_matches(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict) and traits.get("id") not in (None, msg.get("groupId")):
-        yield "traits.id", "Trait id differs from groupId (Segment sets it to the groupId)"
+        found.append(("traits.id",
+                      "Trait id differs from groupId (Segment sets it to the groupId)"))
+    return found
 
 
 def trait_urls(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict):
         for name in ("website", "avatar"):
             value = traits.get(name)
             if isinstance(value, str) and not _is_http_url(value):
-                yield f"traits.{name}", f"Trait {name} should be an http(s) URL"
+                found.append((f"traits.{name}", f"Trait {name} should be an http(s) URL"))
+    return found
 
 
 def trait_email(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     if isinstance(traits, dict):
         value = traits.get("email")
         if isinstance(value, str) and _EMAIL.fullmatch(value) is None:
-            yield "traits.email", "Trait email does not look like an email address"
+            found.append(("traits.email", "Trait email does not look like an email address"))
+    return found
 
 
 def address_keys(msg: Message, limits: Limits) -> Found:
+    found: list[tuple[str, str]] = []
     traits = msg.get("traits")
     address = traits.get("address") if isinstance(traits, dict) else None
     if isinstance(address, dict):
         for key in address:
             if key not in ADDRESS_KEYS:
-                yield f"traits.address.{key}", (
-                    f"Unknown address field {key!r} (expected street, city, state, postalCode"
-                    ", country)"
-                )
+                found.append((f"traits.address.{key}", f"Unknown address field {key!r} "
+                               "(expected street, city, state, postalCode, country)"))
+    return found
 
 
 # --- the tables -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ message sits (``batch[3].``) and the severity.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
 from mockseg.rules import (
@@ -16,7 +16,6 @@ from mockseg.rules import (
     TIMESTAMP_FIELDS,
     WARNINGS,
     Limits,
-    Rule,
     context,
     integrations,
     timestamps,
@@ -41,13 +40,16 @@ class Violation(NamedTuple):
         return {"field": self.field, "message": self.message}
 
 
-def _rules_for(kind: str) -> tuple[Rule, ...]:
-    return tuple(rule for rule in RULES if kind in rule.kinds)
+Check = Callable[[Mapping[str, Any], Limits], list[tuple[str, str]]]
 
 
-_RULES_BY_KIND: dict[str, tuple[Rule, ...]] = {kind: _rules_for(kind) for kind in MESSAGE_TYPES}
+def _checks_for(kind: str) -> tuple[Check, ...]:
+    return tuple(rule.check for rule in RULES if kind in rule.kinds)
+
+
+_RULES_BY_KIND: dict[str, tuple[Check, ...]] = {kind: _checks_for(kind) for kind in MESSAGE_TYPES}
 #: Rules that apply to every type: what a batch item of unknown type is still checked against.
-_COMMON_RULES = tuple(rule for rule in RULES if set(MESSAGE_TYPES) <= rule.kinds)
+_COMMON_RULES = tuple(rule.check for rule in RULES if set(MESSAGE_TYPES) <= rule.kinds)
 _KNOWN_TYPES = ", ".join(f'"{kind}"' for kind in MESSAGE_TYPES)
 
 
@@ -74,17 +76,19 @@ def check_message(
             errors.append(Violation(prefix + "type", f"type must be one of {_KNOWN_TYPES}"))
         else:
             kind = declared
-    rules = _RULES_BY_KIND.get(kind, _COMMON_RULES) if kind is not None else _COMMON_RULES
-    for rule in rules:
-        for where, text in rule.check(message, limits):
-            errors.append(Violation(prefix + where, text))
+    checks = _RULES_BY_KIND.get(kind, _COMMON_RULES) if kind is not None else _COMMON_RULES
+    for check in checks:
+        found = check(message, limits)
+        if found:
+            errors += [Violation(prefix + where, text) for where, text in found]
     if kind is not None and declared is not None and declared != kind:
         errors.append(Violation(prefix + "type", f'type must be "{kind}"'))
     warnings: list[Violation] = []
     if kind == "group":
         for warning in WARNINGS:
-            for where, text in warning(message, limits):
-                warnings.append(Violation(prefix + where, text, "warning"))
+            found = warning(message, limits)
+            if found:
+                warnings += [Violation(prefix + where, text, "warning") for where, text in found]
     return errors, warnings
 
 
