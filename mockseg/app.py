@@ -6,12 +6,15 @@ Tracking requests go through :meth:`MockSegmentApp.track`; the admin API lives i
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from werkzeug.wrappers import Request, Response
@@ -289,6 +292,7 @@ class MockSegmentApp:
                 errors=errors,
                 warnings=warnings,
                 payload=message.payload,
+                payload_json=_compact_json(message.payload) if is_batch else data,
                 write_key=write_key,
                 headers=headers,
                 fault=fault is not None,
@@ -298,7 +302,8 @@ class MockSegmentApp:
                 request_id=request_id, received_at=received_at, path=path, scope=scope, type=None,
                 status="rejected" if request_errors or http_status >= 300 else "accepted",
                 http_status=http_status, errors=list(request_errors), warnings=[],
-                payload=body, write_key=write_key, headers=headers, fault=fault is not None,
+                payload=body, payload_json=data, write_key=write_key, headers=headers,
+                fault=fault is not None,
             ))
         if fault is not None:
             response = self._fault_response(fault)
@@ -326,9 +331,10 @@ class MockSegmentApp:
         return None
 
     @staticmethod
-    def _recorded_headers(request: Request) -> dict[str, str]:
+    def _recorded_headers(request: Request) -> Mapping[str, str]:
         headers = request.headers
-        return {name: headers[name] for name in RECORDED_HEADERS if name in headers}
+        return _shared_headers(tuple((name, headers[name]) for name in RECORDED_HEADERS
+                                     if name in headers))
 
     def _record_failure(
         self,
@@ -398,3 +404,15 @@ class MockSegmentApp:
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
         error.code = fault.status
         return error_response(error, headers)
+
+
+def _compact_json(value: Any) -> bytes:
+    """A batch item's JSON bytes, as the record keeps them."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@lru_cache(maxsize=1024)
+def _shared_headers(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """One read-only mapping per distinct set of recorded headers: an SDK sends the same ones
+    call after call, and a record need not carry its own copy."""
+    return MappingProxyType(dict(items))

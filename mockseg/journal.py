@@ -30,17 +30,25 @@ DEFAULT_MAX_RECORDS = 100_000
 
 
 class Record:
-    """One recorded message, with the journal's field names as attributes."""
+    """One recorded message, with the journal's field names as attributes.
+
+    The payload is kept as its JSON bytes (for a single call, the body exactly as received)
+    and decoded on each read of :attr:`payload`: a parsed message takes several times the
+    memory of its text. The ids that filters and assertions look at are kept decoded.
+    """
 
     __slots__ = (
+        "_payload",
+        "anonymous_id",
         "duplicate_of",
         "errors",
         "fault",
+        "group_id",
         "headers",
         "http_status",
         "id",
+        "message_id",
         "path",
-        "payload",
         "raw_body",
         "received_at",
         "request_id",
@@ -48,6 +56,7 @@ class Record:
         "scope",
         "status",
         "type",
+        "user_id",
         "warnings",
         "write_key",
     )
@@ -69,7 +78,10 @@ class Record:
         fault: bool = False,
         raw_body: str | None = None,
         scope: str | None = None,
+        payload_json: bytes | None = None,
     ) -> None:
+        """``payload`` is the message as parsed; pass ``payload_json``, its JSON bytes, to have
+        the record keep those instead of the parsed object."""
         self.id = 0
         self.request_id = request_id
         self.received_at = received_at
@@ -79,7 +91,13 @@ class Record:
         self.http_status = http_status
         self.errors = errors
         self.warnings = warnings
-        self.payload = payload
+        fields = payload if isinstance(payload, dict) else {}
+        #: The payload's ``groupId``, ``userId``, ``anonymousId`` and ``messageId`` (or None).
+        self.group_id: Any = fields.get("groupId")
+        self.user_id: Any = fields.get("userId")
+        self.anonymous_id: Any = fields.get("anonymousId")
+        self.message_id: Any = fields.get("messageId")
+        self._payload: Any = payload_json if payload_json is not None else payload
         self.write_key = write_key
         self.headers = headers
         self.duplicate_of: int | None = None
@@ -89,33 +107,18 @@ class Record:
         #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
         self.response: Mapping[str, Any] | None = None
 
-    def _field(self, name: str) -> Any:
-        return self.payload.get(name) if isinstance(self.payload, dict) else None
-
     @property
-    def group_id(self) -> Any:
-        """The payload's ``groupId``, or None."""
-        return self._field("groupId")
-
-    @property
-    def user_id(self) -> Any:
-        """The payload's ``userId``, or None."""
-        return self._field("userId")
-
-    @property
-    def anonymous_id(self) -> Any:
-        """The payload's ``anonymousId``, or None."""
-        return self._field("anonymousId")
-
-    @property
-    def message_id(self) -> Any:
-        """The payload's ``messageId``, or None."""
-        return self._field("messageId")
+    def payload(self) -> Any:
+        """The message as received (a fresh copy on each read), or None."""
+        if isinstance(self._payload, bytes):
+            return json.loads(self._payload)
+        return self._payload
 
     @property
     def traits(self) -> Any:
         """The payload's ``traits``, or None."""
-        return self._field("traits")
+        payload = self.payload
+        return payload.get("traits") if isinstance(payload, dict) else None
 
     @property
     def accepted(self) -> bool:
