@@ -144,7 +144,9 @@ class _Handler(WSGIRequestHandler):
         """Protocol errors (bad request line, huge headers) in the documented JSON shape."""
         text = message or self.responses.get(code, ("Bad request",))[0]
         error = (RequestHeaderTooLarge if code == 431 else InvalidRequest)(text, field="request")
-        error.code = int(code)
+        # http.server answers an HTTP/2.0 request line with 505; a bad request is a 4xx here.
+        error.code = int(code) if int(code) < 500 else 400
+        code = error.code
         self.close_connection = True
         recorder = getattr(self.server.app, "record_protocol_error", None)
         if recorder is not None:

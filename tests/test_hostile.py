@@ -171,6 +171,10 @@ def test_garbage_request_line(server: Served) -> None:
           "invalid_request")
 
 
+def test_unsupported_http_version_is_a_4xx(server: Served) -> None:
+    check(server, b"POST /v1/group HTTP/2.0\r\nHost: x\r\n\r\n", 400, "invalid_request")
+
+
 def test_peak_memory_stays_under_200_mb(server: Served) -> None:
     # Runs last in this module (pytest keeps file order): after the whole battery.
     assert server.peak_rss_mb() < 200
