@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from mockseg import __version__
+from mockseg.decoding import parse_json
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_WAIT_SECONDS", "PUBLIC_PATHS", "AdminApi", "is_public"]
 
+#: A fault spec is a flat object; anything nested deeper is refused.
+MAX_FAULT_DEPTH = 4
 #: The longest a ``wait`` on ``/__mockseg/calls`` may hold a request.
 MAX_WAIT_SECONDS = 60.0
 
@@ -196,10 +198,7 @@ class AdminApi:
 
     def add_faults(self, request: Request, scope: str | None) -> Response:
         """``POST /__mockseg/faults`` with ``{"status", "count", "retry_after", "delay_ms"}``."""
-        try:
-            spec = json.loads(request.get_data(cache=False) or b"{}")
-        except ValueError as exc:
-            raise ValidationFailed(f"Fault body is not JSON: {exc}") from None
+        spec = parse_json(request.get_data(cache=False) or b"{}", MAX_FAULT_DEPTH)
         if not isinstance(spec, dict):
             raise ValidationFailed("Fault body must be a JSON object")
         unknown = set(spec) - {"status", "count", "retry_after", "delay_ms"}

@@ -25,10 +25,10 @@ class Fault:
         if self.retry_after is not None and (
             isinstance(self.retry_after, bool)
             or not isinstance(self.retry_after, int | float)
-            or self.retry_after < 0
+            or not 0 <= self.retry_after <= 86_400
         ):
             raise ValueError(
-                f"retry_after must be a non-negative number of seconds, not {self.retry_after!r}"
+                f"retry_after must be a number of seconds from 0 to 86400, not {self.retry_after!r}"
             )
         if not isinstance(self.delay_ms, int) or isinstance(self.delay_ms, bool) or not (
             0 <= self.delay_ms <= 60_000

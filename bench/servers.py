@@ -1,0 +1,335 @@
+"""Comparisons over sockets: ``throughput-group``, ``throughput-batch``, ``start-stop`` and
+``intercept``.
+
+The three servers: mockseg (``MockSegment().start()``); pytest-httpserver answering with a JSON
+handler that neither parses nor validates; a bare werkzeug app that reads the body and answers
+200, the floor for any werkzeug server. werkzeug logs every request to stderr when it runs
+outside pytest; the harness silences that logger, as pytest's logging does, so that no side
+pays for printing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
+from bench.payloads import WRITE_KEY, b2b_body, b2b_bytes, batch_bytes, request_headers
+
+__all__ = ["run_intercept", "run_start_stop", "run_throughput_batch", "run_throughput_group"]
+
+_SUCCESS = b'{"success": true}'
+
+
+def quiet_werkzeug() -> None:
+    """Drop werkzeug's per-request log lines (outside pytest they go to stderr)."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+# --- the servers ------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """A running server: its base URL, and how to forget what it recorded."""
+
+    label: str
+    url: str
+    reset: Callable[[], None]
+    recorded: Callable[[], int] | None = None  # accepted messages, where the server counts
+
+
+@contextmanager
+def mockseg_server() -> Iterator[Served]:
+    from mockseg import MockSegment
+
+    fake = MockSegment().start()
+    try:
+        yield Served("mockseg", fake.url, fake.reset,
+                     lambda: int(fake.stats.get("accepted", 0)))
+    finally:
+        fake.stop()
+
+
+def _json_handler(request: Any) -> Any:
+    from werkzeug.wrappers import Response
+
+    return Response(_SUCCESS, status=200, content_type="application/json")
+
+
+@contextmanager
+def httpserver_server() -> Iterator[Served]:
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    for path in ("/v1/group", "/v1/batch"):
+        server.expect_request(path, method="POST").respond_with_handler(_json_handler)
+    server.start()
+    try:
+        yield Served("pytest-httpserver", server.url_for("").rstrip("/"), server.clear_log)
+    finally:
+        server.clear()
+        server.stop()
+
+
+def _bare_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    environ["wsgi.input"].read(length)
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(_SUCCESS)))])
+    return [_SUCCESS]
+
+
+@contextmanager
+def werkzeug_server() -> Iterator[Served]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, _bare_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="bench:werkzeug", daemon=True)
+    thread.start()
+    try:
+        yield Served("bare werkzeug", f"http://127.0.0.1:{server.server_port}", lambda: None)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+
+class SessionClient:
+    """``requests.Session``: keeps the connection alive, reconnects when the server closes it."""
+
+    def __init__(self, served: Served, path: str, body: bytes) -> None:
+        import requests
+
+        self.served = served
+        self.url = served.url + path
+        self.body = body
+        self.session = requests.Session()
+        self.headers = request_headers()
+        self.requests = 0
+        self.closed = 0  # answers that closed the connection: the next request reconnects
+
+    def run(self, count: int) -> float:
+        """Requests per second over ``count`` requests."""
+        post, url, body, headers = self.session.post, self.url, self.body, self.headers
+        closed = 0
+        started = time.perf_counter()
+        for _ in range(count):
+            response = post(url, data=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{self.served.label} answered {response.status_code}: "
+                                   f"{response.text[:300]}")
+            closed += response.headers.get("Connection", "").lower() == "close"
+        elapsed = time.perf_counter() - started
+        self.requests += count
+        self.closed += closed
+        return count / elapsed
+
+    def describe(self) -> str:
+        return (f"{self.closed:,} of {self.requests:,} answers closed the connection "
+                "(Connection: close)")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class RawClient:
+    """One ``http.client.HTTPConnection``, reused for every request."""
+
+    def __init__(self, served: Served, path: str, body: bytes) -> None:
+        parts = urlsplit(served.url)
+        self.served = served
+        self.path = parts.path + path
+        self.body = body
+        self.connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
+        self.headers = request_headers()
+        self.requests = 0
+        self.connections = 0
+        self._socket: Any = None
+
+    def describe(self) -> str:
+        return f"{self.connections:,} TCP connection(s) for {self.requests:,} requests"
+
+    def run(self, count: int) -> float:
+        connection, path, body, headers = self.connection, self.path, self.body, self.headers
+        started = time.perf_counter()
+        for _ in range(count):
+            connection.request("POST", path, body, headers)
+            if connection.sock is not self._socket:  # it reconnected: the last one closed
+                self._socket = connection.sock
+                self.connections += 1
+            response = connection.getresponse()
+            data = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{self.served.label} answered {response.status}: {data!r}")
+        elapsed = time.perf_counter() - started
+        self.requests += count
+        return count / elapsed
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# --- throughput -------------------------------------------------------------------------------
+
+
+def _throughput(ctx: Context, name: str, path: str, body: bytes, messages: int,
+                count: int) -> Result:
+    quiet_werkzeug()
+    result = Result(name, f"POST {path} over one keep-alive client: requests/s")
+    result.repeats = ctx.repeats(full=5)
+    with ExitStack() as stack:
+        ours = stack.enter_context(mockseg_server())
+        peer = stack.enter_context(httpserver_server())
+        bare = stack.enter_context(werkzeug_server())
+        clients: list[tuple[str, SessionClient | RawClient]] = [
+            ("mockseg, requests.Session", SessionClient(ours, path, body)),
+            ("pytest-httpserver, requests.Session", SessionClient(peer, path, body)),
+            ("bare werkzeug, requests.Session", SessionClient(bare, path, body)),
+            ("mockseg, raw http.client keep-alive", RawClient(ours, path, body)),
+        ]
+        for _, client in clients:
+            stack.callback(client.close)
+            client.run(max(count // 20, 2))  # warm up: connect, fill caches
+        for served in (ours, peer, bare):
+            served.reset()
+
+        def measure(client: SessionClient | RawClient) -> Callable[[], float]:
+            def run() -> float:
+                figure = client.run(count)
+                served = client.served
+                if served.recorded is not None:
+                    accepted = served.recorded()
+                    if accepted != count * messages:
+                        raise RuntimeError(f"{served.label} accepted {accepted} of "
+                                           f"{count * messages} messages")
+                served.reset()  # outside the timing: the journal restarts empty
+                return figure
+
+            return run
+
+        figures = alternate([(label, measure(client)) for label, client in clients],
+                            result.repeats)
+        for label, client in clients:
+            result.notes.append(f"{label}: {client.describe()}")
+    labels = [label for label, _ in clients]
+    result.sides = [Side(label, "req/s", figures[label]) for label in labels]
+    result.notes.insert(0, f"{count:,} requests per side per repeat, {len(body):,} bytes each")
+    mine, theirs, floor, raw = (figures[label] for label in labels)
+    result.metrics = [
+        Metric("mockseg / pytest-httpserver", "x", ratios(mine, theirs), Target(">=", 1.0)),
+        Metric("mockseg / bare werkzeug", "x", ratios(mine, floor)),
+        Metric("mockseg raw http.client / pytest-httpserver", "x", ratios(raw, theirs)),
+    ]
+    return result
+
+
+def run_throughput_group(ctx: Context) -> Result:
+    """Single ``/v1/group`` calls of the B2B example."""
+    return _throughput(ctx, "throughput-group", "/v1/group", b2b_bytes(), 1,
+                       ctx.count(full=600, smoke=20))
+
+
+def run_throughput_batch(ctx: Context) -> Result:
+    """``/v1/batch`` calls of 100 B2B messages each."""
+    return _throughput(ctx, "throughput-batch", "/v1/batch", batch_bytes(100), 100,
+                       ctx.count(full=120, smoke=5))
+
+
+# --- start-stop -------------------------------------------------------------------------------
+
+
+def run_start_stop(ctx: Context) -> Result:
+    """``MockSegment().start()`` then ``.stop()`` vs pytest-httpserver's, in ms."""
+    from pytest_httpserver import HTTPServer
+
+    from mockseg import MockSegment
+
+    quiet_werkzeug()
+    result = Result("start-stop", "construct, start() and stop() a server: ms")
+
+    def ours() -> float:
+        started = time.perf_counter()
+        MockSegment().start().stop()
+        return (time.perf_counter() - started) * 1e3
+
+    def theirs() -> float:
+        started = time.perf_counter()
+        server = HTTPServer(host="127.0.0.1", port=0)
+        server.start()
+        server.stop()
+        return (time.perf_counter() - started) * 1e3
+
+    ours(), theirs()  # warm up
+    result.repeats = ctx.repeats(full=15)
+    figures = alternate([("mockseg", ours), ("pytest-httpserver", theirs)], result.repeats)
+    result.sides = [Side(label, "ms", figures[label]) for label in figures]
+    result.metrics = [
+        Metric("mockseg start+stop", "ms", figures["mockseg"], Target("<=", 50.0)),
+        Metric("pytest-httpserver / mockseg", "x",
+               ratios(figures["pytest-httpserver"], figures["mockseg"])),
+    ]
+    return result
+
+
+# --- intercept --------------------------------------------------------------------------------
+
+
+def run_intercept(ctx: Context) -> Result:
+    """The official Python SDK in sync mode: group calls/s through ``intercept()`` vs a socket."""
+    from segment.analytics import Client
+
+    from mockseg import MockSegment
+
+    result = Result("intercept", "Python SDK (sync mode) group calls/s: intercept() vs socket")
+    body = b2b_body()
+    calls = ctx.count(full=400, smoke=10)
+    fake = MockSegment().start()
+    try:
+        intercepted = Client(WRITE_KEY, sync_mode=True, max_retries=0)
+        socketed = Client(WRITE_KEY, sync_mode=True, max_retries=0, host=fake.url)
+
+        def send(client: Any) -> float:
+            started = time.perf_counter()
+            for _ in range(calls):
+                client.group(user_id=body["userId"], group_id=body["groupId"],
+                             traits=body["traits"])
+            return calls / (time.perf_counter() - started)
+
+        def through_intercept() -> float:
+            with fake.intercept():
+                return _checked(fake, calls, send(intercepted))
+
+        def through_socket() -> float:
+            return _checked(fake, calls, send(socketed))
+
+        through_intercept(), through_socket()  # warm up
+        result.repeats = ctx.repeats(full=5)
+        figures = alternate([("intercept()", through_intercept), ("socket", through_socket)],
+                            result.repeats)
+    finally:
+        fake.stop()
+    result.notes.append(f"{calls:,} calls per side per repeat")
+    result.sides = [Side(f"SDK via {label}", "calls/s", figures[label]) for label in figures]
+    result.metrics = [Metric("intercept / socket", "x",
+                             ratios(figures["intercept()"], figures["socket"]),
+                             Target(">=", 5.0))]
+    return result
+
+
+def _checked(fake: Any, calls: int, figure: float) -> float:
+    accepted = int(fake.stats.get("accepted", 0))
+    fake.reset()
+    if accepted != calls:
+        raise RuntimeError(f"mockseg accepted {accepted} of the SDK's {calls} group calls")
+    return figure
