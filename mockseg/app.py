@@ -6,7 +6,6 @@ Tracking requests go through :meth:`MockSegmentApp.track`; the admin API lives i
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
-from mockseg.decoding import parse_json, read_body
+from mockseg.decoding import batch_depth_over, parse_json, read_body
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
@@ -32,6 +31,7 @@ from mockseg.errors import (
 )
 from mockseg.faults import Fault, Faults
 from mockseg.journal import Journal, Record, SqliteJournal
+from mockseg.jsoncodec import dumps
 from mockseg.responses import (
     CORS_HEADERS,
     error_response,
@@ -227,17 +227,25 @@ class MockSegmentApp:
                 limit,
                 "batch request" if is_batch else "request body",
             )
-            body = parse_json(data, limits.max_json_depth)
+            body = parse_json(data, limits.max_json_depth, walk=not is_batch)
             if not isinstance(body, dict):
                 raise ValidationFailed("Request body must be a JSON object")
+            encoded: list[bytes] = []
             if is_batch:
                 items = body.get("batch")
                 if isinstance(items, list) and len(items) > limits.max_batch_items:
                     raise PayloadTooLarge(
                         f"Exceed payload limit: {len(items)} batch items "
                         f"(max {limits.max_batch_items})", field="batch")
+                if isinstance(items, list):
+                    encoded = [dumps(item) for item in items]  # kept by the records, too
+                if (data.count(b"{") + data.count(b"[") > limits.max_json_depth
+                        and batch_depth_over(body, encoded, limits.max_json_depth)):
+                    raise ValidationFailed(
+                        f"JSON nested too deeply (max {limits.max_json_depth} levels)")
                 messages, request_errors = check_batch(
-                    body, limits, measure_items=len(data) > limits.max_item_bytes)
+                    body, limits, measure_items=len(data) > limits.max_item_bytes,
+                    encoded=encoded)
             else:
                 kind = TRACKING_PATHS[endpoint]
                 messages, request_errors = [Judged(body, kind, *check_message(body, kind,
@@ -270,7 +278,7 @@ class MockSegmentApp:
         headers = self._recorded_headers(request)
         request_id = uuid.uuid4().hex
         records = []
-        for message in messages:
+        for index, message in enumerate(messages):
             errors = list(request_errors) + message.errors
             warnings = message.warnings
             if auth_error is not None:
@@ -292,7 +300,7 @@ class MockSegmentApp:
                 errors=errors,
                 warnings=warnings,
                 payload=message.payload,
-                payload_json=_compact_json(message.payload) if is_batch else data,
+                payload_json=encoded[index] if is_batch else data,
                 write_key=write_key,
                 headers=headers,
                 fault=fault is not None,
@@ -404,11 +412,6 @@ class MockSegmentApp:
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
         error.code = fault.status
         return error_response(error, headers)
-
-
-def _compact_json(value: Any) -> bytes:
-    """A batch item's JSON bytes, as the record keeps them."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @lru_cache(maxsize=1024)

@@ -7,6 +7,7 @@ inflated bytes pass the limit, so a bomb is never inflated into memory.
 from __future__ import annotations
 
 import json
+import math
 import re
 import zlib
 from typing import IO, Any
@@ -15,7 +16,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from mockseg.errors import InvalidJson, PayloadTooLarge, UnsupportedEncoding, ValidationFailed
 
-__all__ = ["json_depth_over", "parse_json", "read_body"]
+__all__ = ["batch_depth_over", "json_depth_over", "parse_json", "read_body"]
 
 _CHUNK = 65_536
 # gzip wraps incompressible data with a little overhead; a compressed body this much larger than
@@ -115,6 +116,14 @@ def _reject_constant(name: str) -> Any:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; 1e400 overflows to infinity, and is refused."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, str):
         try:
@@ -143,8 +152,28 @@ def json_depth_over(value: Any, limit: int) -> bool:
     return False
 
 
-def parse_json(data: bytes, max_depth: int) -> Any:
-    """Parse UTF-8 JSON strictly: no NaN or Infinity, no lone surrogates, nesting bounded."""
+def batch_depth_over(body: dict[str, Any], encoded: list[bytes], limit: int) -> bool:
+    """:func:`json_depth_over` for a batch body whose items' JSON bytes are at hand: an item
+    whose text holds fewer brackets than the levels left cannot be too deep, so only the rare
+    item that could be is walked."""
+    rest = {key: value for key, value in body.items() if key != "batch"}
+    if rest and json_depth_over(rest, limit):
+        return True
+    items = body.get("batch")
+    if not isinstance(items, list):
+        return False
+    left = limit - 2  # the body object and the batch array
+    return any(text.count(b"{") + text.count(b"[") > left and isinstance(item, dict | list)
+               and json_depth_over(item, left)
+               for item, text in zip(items, encoded, strict=True))
+
+
+def parse_json(data: bytes, max_depth: int, *, walk: bool = True) -> Any:
+    """Parse UTF-8 JSON strictly: no NaN or Infinity, no lone surrogates, nesting bounded.
+
+    ``walk=False`` leaves the depth check to the caller (for a batch, see
+    :func:`batch_depth_over`), except that nesting too deep to parse at all is still refused.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -155,7 +184,7 @@ def parse_json(data: bytes, max_depth: int) -> Any:
         raise InvalidJson("Request body is empty")
     too_deep = ValidationFailed(f"JSON nested too deeply (max {max_depth} levels)")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise too_deep from None
     except json.JSONDecodeError as exc:
@@ -164,9 +193,9 @@ def parse_json(data: bytes, max_depth: int) -> Any:
         ) from None
     except ValueError as exc:  # NaN / Infinity, or an integer past Python's digit limit
         raise InvalidJson(f"Invalid JSON: {exc}") from None
-    if (data.count(b"{") + data.count(b"[") > max_depth and isinstance(value, dict | list)
-            and json_depth_over(value, max_depth)):
+    if (walk and data.count(b"{") + data.count(b"[") > max_depth
+            and isinstance(value, dict | list) and json_depth_over(value, max_depth)):
         raise too_deep
-    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise InvalidJson("Invalid JSON: a \\u escape encodes a lone surrogate")
     return value

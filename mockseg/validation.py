@@ -6,9 +6,12 @@ message sits (``batch[3].``) and the severity.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from types import ModuleType
 from typing import Any, Literal, NamedTuple
+
+from mockseg.jsoncodec import dumps
 
 from mockseg.rules import (
     MESSAGE_TYPES,
@@ -20,6 +23,12 @@ from mockseg.rules import (
     integrations,
     timestamps,
 )
+
+_jsonschema_rs: ModuleType | None
+try:  # a compiled validator for the fast path; mockseg works the same without it
+    import jsonschema_rs as _jsonschema_rs
+except ImportError:  # pragma: no cover - tests hide it to check the fallback
+    _jsonschema_rs = None
 
 __all__ = ["DEFAULT_LIMITS", "Judged", "Violation", "check_batch", "check_message", "validate"]
 
@@ -53,6 +62,35 @@ _COMMON_RULES = tuple(rule.check for rule in RULES if set(MESSAGE_TYPES) <= rule
 _KNOWN_TYPES = ", ".join(f'"{kind}"' for kind in MESSAGE_TYPES)
 
 
+_GROUP_TYPES = ("group", None)
+
+
+@lru_cache(maxsize=32)
+def _compiled_group_check(limits: Limits) -> Callable[[Any], bool] | None:
+    """The published group schema compiled by jsonschema-rs: a fast yes/no on validity.
+
+    Used only to skip the rules for a valid message; an invalid one still goes through the rules
+    for its exact messages. None (no fast path) without jsonschema-rs, or with a custom groupId
+    pattern, whose regex dialect might differ from Python's.
+    """
+    if _jsonschema_rs is None or limits.group_id_pattern != DEFAULT_LIMITS.group_id_pattern:
+        return None
+    from mockseg.schema import group_schema
+
+    check: Callable[[Any], bool] = _jsonschema_rs.validator_for(group_schema(limits)).is_valid
+    return check
+
+
+def _fast_valid(message: Any, limits: Limits) -> bool:
+    check = _compiled_group_check(limits)
+    if check is None:
+        return False
+    try:
+        return check(message)
+    except Exception:  # a value it cannot take (an int past 64 bits): let the rules judge
+        return False
+
+
 def check_message(
     message: Any,
     kind: str | None,
@@ -77,6 +115,8 @@ def check_message(
         else:
             kind = declared
     checks = _RULES_BY_KIND.get(kind, _COMMON_RULES) if kind is not None else _COMMON_RULES
+    if kind == "group" and declared in _GROUP_TYPES and _fast_valid(message, limits):
+        checks = ()  # the compiled schema found nothing: no rule would
     for check in checks:
         found = check(message, limits)
         if found:
@@ -124,19 +164,20 @@ _BATCH_RULES = (timestamps, context, integrations)
 _BATCH_FIELDS = (*TIMESTAMP_FIELDS, "context", "integrations")
 
 
-def _encoded_size(item: Any) -> int:
-    return len(json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
 def check_batch(
-    body: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS, *, measure_items: bool = True
+    body: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    measure_items: bool = True,
+    encoded: Sequence[bytes] | None = None,
 ) -> tuple[list[Judged], list[Violation]]:
     """The items of a ``{"batch": [...]}`` body, judged, and the batch's own errors.
 
     Every item needs a ``type`` and is judged by that type's rules, with fields prefixed
     ``batch[i].``. The batch's ``sentAt``, ``context`` and ``integrations`` follow the common
     rules. With ``measure_items`` an item over ``limits.max_item_bytes`` is invalid (the caller
-    may skip measuring when the whole body is smaller than that).
+    may skip measuring when the whole body is smaller than that); ``encoded``, the items' JSON
+    bytes if the caller has them, saves encoding them again.
     """
     items = body.get("batch")
     if items is None:
@@ -149,7 +190,8 @@ def check_batch(
     judged = []
     for index, item in enumerate(items):
         errors, warnings = check_message(item, None, limits, f"batch[{index}].")
-        if measure_items and _encoded_size(item) > limits.max_item_bytes:
+        if measure_items and len(encoded[index] if encoded is not None else dumps(item)) > (
+                limits.max_item_bytes):
             errors.insert(0, Violation(
                 f"batch[{index}]", f"Message too large: over {limits.max_item_bytes} bytes"))
         declared = item.get("type") if isinstance(item, Mapping) else None
