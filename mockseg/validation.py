@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
 from mockseg.jsoncodec import dumps
-
 from mockseg.rules import (
     MESSAGE_TYPES,
     RULES,
