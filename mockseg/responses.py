@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from mockseg.errors import ApiError
+from mockseg.jsoncodec import dumps
 
 __all__ = [
     "CORS_HEADERS",
@@ -26,8 +26,7 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 _SUCCESS = b'{"success":true}'
 
 
-def _dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+_dumps = dumps
 
 
 def json_response(

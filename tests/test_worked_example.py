@@ -13,7 +13,7 @@ from example_client import {client} as Client
 
 
 def test_group_calls_arrive_intact(mockseg):
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=100, deadline=None, derandomize=True)
     @given(call=group_calls())
     def check(call):
         with mockseg.scoped() as fake:  # a clean start for each example
