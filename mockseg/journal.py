@@ -291,7 +291,7 @@ class Journal:
     def _count(self, record: Record, *, mark_duplicate: bool) -> None:
         """Store one numbered record: duplicate index and counters (lock held)."""
         message_id = record.message_id
-        if isinstance(message_id, str):
+        if isinstance(message_id, str) and message_id:
             first = self._first_by_message_id.setdefault(message_id, record.id)
             if mark_duplicate and first != record.id:
                 record.duplicate_of = first
@@ -311,7 +311,7 @@ class Journal:
         if self._by_type[record.type or "null"] == 0:
             del self._by_type[record.type or "null"]
         message_id = record.message_id
-        if isinstance(message_id, str) and self._first_by_message_id.get(message_id) == record.id:
+        if message_id and self._first_by_message_id.get(message_id) == record.id:
             del self._first_by_message_id[message_id]
         if self._dropped == 0:
             log.warning("mockseg: the journal holds at most %d records; evicting the oldest "
@@ -446,7 +446,7 @@ class SqliteJournal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for record in added:
-                    message_id = _text(record.message_id)
+                    message_id = _text(record.message_id) or None
                     if message_id is not None:
                         row = self._db.execute("SELECT min(id) FROM calls WHERE message_id = ?",
                                                (message_id,)).fetchone()

@@ -7,7 +7,7 @@ from mockseg.journal import CallFilter, Journal, Record
 
 def record(message_id: str | None = None, type: str | None = "group",
            status: str = "accepted") -> Record:
-    payload = {"messageId": message_id, "groupId": "g"} if message_id else None
+    payload = {"messageId": message_id, "groupId": "g"} if message_id is not None else None
     return Record(request_id="r", received_at="t", path="/v1/group", type=type, status=status,
                   http_status=200, errors=[], warnings=[], payload=payload, write_key=None,
                   headers={})
@@ -67,3 +67,9 @@ def test_clear_keeps_ids_increasing() -> None:
     assert journal.select() == [] and journal.stats()["total"] == 0
     journal.add([record("a")])
     assert journal.select()[0].id == 2 and journal.select()[0].duplicate_of is None
+
+
+def test_empty_message_ids_are_not_duplicates_of_each_other() -> None:
+    journal = Journal()
+    journal.add([record(""), record("")])
+    assert [r.duplicate_of for r in journal.select()] == [None, None]
