@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from mockseg.serving import call_wsgi
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
@@ -72,21 +74,7 @@ def call_app(
             environ[key] = f"{environ[key]},{value}" if key in environ else value
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         del environ["HTTP_TRANSFER_ENCODING"]  # the body is already whole
-    started: list[Any] = []
-
-    def start_response(status: str, response_headers: list[tuple[str, str]],
-                       exc_info: Any = None) -> Any:
-        started[:] = [status, response_headers]
-        return None
-
-    chunks = app(environ, start_response)
-    try:
-        data = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-    status, response_headers = started
+    status, response_headers, data = call_wsgi(app, environ)
     code, _, reason = status.partition(" ")
     return int(code), reason, list(response_headers), data
 

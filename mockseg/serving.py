@@ -26,7 +26,7 @@ from werkzeug.wsgi import LimitedStream
 from mockseg.errors import InvalidRequest, RequestHeaderTooLarge
 from mockseg.responses import error_bytes
 
-__all__ = ["IDLE_TIMEOUT", "KeepAliveServer"]
+__all__ = ["IDLE_TIMEOUT", "KeepAliveServer", "call_wsgi"]
 
 log = logging.getLogger("mockseg")
 
@@ -34,6 +34,28 @@ log = logging.getLogger("mockseg")
 IDLE_TIMEOUT = 30.0
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
+
+
+def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Call a WSGI app that returns its body (as mockseg's does): status, headers, body."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return _no_write
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return started[0], started[1], body
+
+
+def _no_write(data: bytes) -> None:
+    raise AssertionError("mockseg's app returns its body; it never calls write()")
 
 
 class _Handler(WSGIRequestHandler):
@@ -90,29 +112,14 @@ class _Handler(WSGIRequestHandler):
             stream = LimitedStream(self.rfile, length)  # type: ignore[arg-type]
             environ["wsgi.input"] = stream
             environ["wsgi.input_terminated"] = True
-        started: list[Any] = []
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            started[:] = [status, headers]
-            return self._no_write
-
         try:
-            chunks = self.server.app(environ, start_response)
-            try:
-                body = b"".join(chunks)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+            status, headers, body = call_wsgi(self.server.app, environ)
         except (ConnectionError, TimeoutError) as exc:
             self.connection_dropped(exc, environ)
             self.close_connection = True
             return
         if not self._body_finished(environ, stream):
             self.close_connection = True
-        status, headers = started
         head = [f"{self.protocol_version} {status}\r\n",
                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers]
@@ -120,10 +127,6 @@ class _Handler(WSGIRequestHandler):
             head.append("Connection: close\r\n")
         head.append("\r\n")
         self.wfile.write("".join(head).encode("latin-1") + body)
-
-    @staticmethod
-    def _no_write(data: bytes) -> None:
-        raise AssertionError("mockseg's app returns its body; it never calls write()")
 
     def _body_finished(self, environ: dict[str, Any], stream: LimitedStream | None) -> bool:
         """Whether the request body is consumed, draining a small remainder if needed."""
