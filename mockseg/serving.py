@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import selectors
 import socket
 import threading
@@ -202,6 +203,8 @@ class KeepAliveServer(ThreadedWSGIServer):
         self._connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._work: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._idle_workers = 0
 
     def server_bind(self) -> None:
         try:
@@ -220,9 +223,34 @@ class KeepAliveServer(ThreadedWSGIServer):
                     self._handle_request_noblock()  # type: ignore[attr-defined]
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to an idle worker thread, or to a new one if none is idle.
+
+        Starting a thread per connection costs more than the whole answer to a small call;
+        an SDK or a test that opens a connection per request pays it every time.
+        """
         with self._connections_lock:
             self._connections.add(request)
-        super().process_request(request, client_address)
+            if self._idle_workers:
+                self._idle_workers -= 1
+                spawn = False
+            else:
+                spawn = True
+        self._work.put((request, client_address))
+        if spawn:
+            threading.Thread(target=self._worker, name="mockseg-connection", daemon=True).start()
+
+    def _worker(self) -> None:
+        """Serve connections, one after another, until the server closes."""
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            request, client_address = item
+            self.process_request_thread(request, client_address)
+            with self._connections_lock:
+                if self.stopping:
+                    return
+                self._idle_workers += 1
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
@@ -264,5 +292,9 @@ class KeepAliveServer(ThreadedWSGIServer):
         for connection in remaining:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+        with self._connections_lock:
+            workers, self._idle_workers = self._idle_workers, 0
+        for _ in range(workers):  # let the idle workers end
+            self._work.put(None)
         self._wake_r.close()
         self._wake_w.close()
