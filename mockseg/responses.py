@@ -26,27 +26,26 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 _SUCCESS = b'{"success":true}'
 
 
-_dumps = dumps
+def _json_bytes_response(
+    body: bytes, status: int, headers: Mapping[str, str] | None
+) -> Response:
+    response = Response(body, status=status, mimetype="application/json")
+    response.headers.update(CORS_HEADERS)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """A JSON response with the CORS header."""
-    response = Response(_dumps(data), status=status, mimetype="application/json")
-    response.headers.update(CORS_HEADERS)
-    if headers:
-        response.headers.update(headers)
-    return response
+    return _json_bytes_response(dumps(data), status, headers)
 
 
 def success_response(status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """``{"success": true}``, the Tracking API's answer to an accepted request."""
-    response = Response(_SUCCESS, status=status, mimetype="application/json")
-    response.headers.update(CORS_HEADERS)
-    if headers:
-        response.headers.update(headers)
-    return response
+    return _json_bytes_response(_SUCCESS, status, headers)
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
@@ -86,7 +85,7 @@ def response_summary(response: Response) -> Mapping[str, Any]:
 
 def error_bytes(error: ApiError) -> bytes:
     """The error body as bytes, for the socket layer's own answers."""
-    return _dumps(error_body(error))
+    return dumps(error_body(error))
 
 
 def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
