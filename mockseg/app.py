@@ -253,12 +253,9 @@ class MockSegmentApp:
         except ApiError as error:
             # Production answers 400 only to what it cannot read; segment mode likewise.
             lenient = settings.mode == "segment" and isinstance(error, ValidationFailed)
-            if fault is not None:
-                response = self._fault_response(fault)
-            else:
-                response = success_response() if lenient else error_response(error)
             return self._record_failure(request, path, scope, error, received_at, data,
-                                        response, fault=fault is not None)
+                                        self._answer(fault, None if lenient else error),
+                                        fault=fault is not None)
 
         write_key = self._write_key(request, body)
         auth_error = self._auth_error(write_key, settings) if settings.mode == "strict" else None
@@ -313,11 +310,7 @@ class MockSegmentApp:
                 payload=body, payload_json=data, write_key=write_key, headers=headers,
                 fault=fault is not None,
             ))
-        if fault is not None:
-            response = self._fault_response(fault)
-        else:
-            response = error_response(answer) if answer is not None else success_response()
-        return self._store(records, response)
+        return self._store(records, self._answer(fault, answer))
 
     @staticmethod
     def _write_key(request: Request, body: dict[str, Any]) -> str | None:
@@ -398,6 +391,12 @@ class MockSegmentApp:
             except Exception:
                 log.exception("mockseg: the on_records callback failed")
         return response
+
+    def _answer(self, fault: Fault | None, error: ApiError | None) -> Response:
+        """A planned fault if there is one, else the error, else success."""
+        if fault is not None:
+            return self._fault_response(fault)
+        return error_response(error) if error is not None else success_response()
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response:
