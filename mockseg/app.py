@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from werkzeug.wrappers import Request, Response
 
+from mockseg.cdn import settings_document
 from mockseg.decoding import batch_depth_over, parse_json, read_body
 from mockseg.errors import (
     ApiError,
@@ -32,11 +33,21 @@ from mockseg.errors import (
 from mockseg.faults import Fault, Faults
 from mockseg.journal import Journal, Record, SqliteJournal
 from mockseg.jsoncodec import dumps
+from mockseg.logline import printable
 from mockseg.responses import (
-    CORS_HEADERS,
+    add_cors,
     error_response,
+    json_response,
     response_summary,
     success_response,
+)
+from mockseg.routes import (
+    BATCH_PATHS,
+    SHORT_PATHS,
+    TRACKING_PATHS,
+    endpoint_for,
+    not_found_message,
+    settings_write_key,
 )
 from mockseg.rules import Limits
 from mockseg.validation import DEFAULT_LIMITS, Judged, Violation, check_batch, check_message
@@ -47,34 +58,17 @@ if TYPE_CHECKING:
 __all__ = ["BATCH_PATHS", "SHORT_PATHS", "TRACKING_PATHS", "MockSegmentApp", "Settings"]
 
 log = logging.getLogger("mockseg")
+#: One line per call (and per settings fetch); ``mockseg serve`` prints it.
+call_log = logging.getLogger("mockseg.calls")
 
 Mode = Literal["strict", "segment"]
 MODES: tuple[Mode, ...] = ("strict", "segment")
 
-#: Single-message endpoints and the type each implies.
-TRACKING_PATHS: dict[str, str] = {
-    "/v1/group": "group",
-    "/v1/identify": "identify",
-    "/v1/track": "track",
-    "/v1/page": "page",
-    "/v1/screen": "screen",
-    "/v1/alias": "alias",
-}
-BATCH_PATHS = ("/v1/batch", "/v1/import")
-#: analytics.js (the browser SDK) posts to one-letter paths; they are the same endpoints.
-SHORT_PATHS = {
-    "/v1/g": "/v1/group",
-    "/v1/i": "/v1/identify",
-    "/v1/t": "/v1/track",
-    "/v1/p": "/v1/page",
-    "/v1/s": "/v1/screen",
-    "/v1/a": "/v1/alias",
-    "/v1/b": "/v1/batch",
-}
-_VALID_PATHS = [*TRACKING_PATHS, *BATCH_PATHS]
-#: Request headers kept in each record.
+#: Request headers kept in each record: how the body came (length, chunked, gzip), from where
+#: (Origin, User-Agent) and whether it is a retry.
 RECORDED_HEADERS = (
-    "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "X-Retry-Count", "Origin",
+    "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding",
+    "Accept-Encoding", "X-Retry-Count", "Origin",
 )
 _ADMIN_PREFIX = "/__mockseg"
 #: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
@@ -116,6 +110,7 @@ class MockSegmentApp:
         on_records: Callable[[Sequence[Record]], None] | None = None,
         *,
         admin_token: str | None = None,
+        cdn_settings: Mapping[str, Any] | None = None,
     ) -> None:
         from mockseg.admin import AdminApi
 
@@ -125,6 +120,9 @@ class MockSegmentApp:
         self.journal = journal if journal is not None else Journal()
         self.faults = faults if faults is not None else Faults()
         self.on_records = on_records
+        #: The settings document served at ``/v1/projects/{writeKey}/settings`` (None: the
+        #: default, a source with only the Segment.io destination).
+        self.cdn_settings = cdn_settings
         self.admin = AdminApi(self)
         self._scope_settings: dict[str, Settings] = {}
 
@@ -159,6 +157,7 @@ class MockSegmentApp:
             error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
             response = error_response(error)
             if not request.path.startswith(_ADMIN_PREFIX):
+                add_cors(response, request.headers.get("Origin"))
                 self._record_failure(request, request.path, environ.get(SCOPE_ENVIRON_KEY),
                                      error, _now(), None, response)
         return response(environ, start_response)
@@ -172,38 +171,51 @@ class MockSegmentApp:
             path = "/" + rest
         if path == _ADMIN_PREFIX or path.startswith(_ADMIN_PREFIX + "/"):
             return self.admin.dispatch(request, path, scope)
-        endpoint = SHORT_PATHS.get(path, path)
-        known = endpoint in TRACKING_PATHS or endpoint in BATCH_PATHS
-        if request.method == "OPTIONS" and known:
-            return self.preflight(request)
-        if request.method == "POST" and known:
-            return self.track(request, path, endpoint, scope)
-        if known:
+        origin = request.headers.get("Origin")
+        endpoint = endpoint_for(path)
+        if endpoint is not None:
+            if request.method == "POST":
+                return self.track(request, path, endpoint, scope)
+            if request.method == "OPTIONS":
+                return add_cors(self.preflight(request, "POST, OPTIONS"), origin)
             error: ApiError = MethodNotAllowed(
-                f"Method {request.method} is not allowed on {path}; use POST", field="method"
-            )
-            headers = {"Allow": "POST, OPTIONS"}
-        else:
-            error = NotFound(
-                f"No endpoint at {path}. Valid paths: {', '.join(_VALID_PATHS)}", field="path"
-            )
-            headers = {}
-            if request.method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
-                return error_response(error, headers)
-        return self._record_failure(request, path, scope, error, _now(), None,
-                                    error_response(error, headers))
+                f"Method {request.method} is not allowed on {path}; use POST", field="method")
+            return self._record_failure(request, path, scope, error, _now(), None, add_cors(
+                error_response(error, {"Allow": "POST, OPTIONS"}), origin))
+        write_key = settings_write_key(path)
+        if write_key is not None and request.method in ("GET", "HEAD", "OPTIONS"):
+            if request.method == "OPTIONS":
+                return add_cors(self.preflight(request, "GET, HEAD, OPTIONS"), origin)
+            return add_cors(self.cdn_settings_response(request, write_key, scope), origin)
+        error = NotFound(not_found_message(path), field="path")
+        response = add_cors(error_response(error), origin)
+        if request.method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
+            return response
+        return self._record_failure(request, path, scope, error, _now(), None, response)
 
-    def preflight(self, request: Request) -> Response:
-        """The CORS preflight answer: 204, any origin, the asked-for headers allowed."""
+    @staticmethod
+    def preflight(request: Request, methods: str) -> Response:
+        """The CORS preflight answer: 204, the asked-for headers allowed for a day."""
         asked = request.headers.get("Access-Control-Request-Headers")
         response = Response(status=204)
-        response.headers.update(CORS_HEADERS)
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = methods
         response.headers["Access-Control-Allow-Headers"] = (
             asked or "Authorization, Content-Type, Content-Encoding, X-Retry-Count"
         )
         response.headers["Access-Control-Max-Age"] = "86400"
         return response
+
+    def cdn_settings_response(
+        self, request: Request, write_key: str, scope: str | None
+    ) -> Response:
+        """analytics.js's CDN settings, with its Segment.io destination pointed at this server
+        (as reached: the request's Host and scheme, and the scope's prefix). Logged, not
+        recorded: it is the SDK starting up, not a call."""
+        prefix = f"{SCOPE_PREFIX}{scope}" if scope is not None else ""
+        document = settings_document(write_key, f"{request.host}{prefix}/v1", request.scheme,
+                                     self.cdn_settings)
+        call_log.info("%s", printable(f"200 settings  {request.path}"))
+        return json_response(document, headers={"Cache-Control": "no-store"})
 
     # --- tracking --------------------------------------------------------------------------
 
@@ -213,6 +225,7 @@ class MockSegmentApp:
         ``path`` is the path as called (``/v1/g``), ``endpoint`` the one it stands for.
         """
         received_at = _now()
+        origin = request.headers.get("Origin")
         settings = self.settings_for(scope)
         fault = self.faults.take(scope)
         is_batch = endpoint in BATCH_PATHS
@@ -253,11 +266,12 @@ class MockSegmentApp:
         except ApiError as error:
             # Production answers 400 only to what it cannot read; segment mode likewise.
             lenient = settings.mode == "segment" and isinstance(error, ValidationFailed)
-            return self._record_failure(request, path, scope, error, received_at, data,
-                                        self._answer(fault, None if lenient else error),
-                                        fault=fault is not None)
+            return self._record_failure(
+                request, path, scope, error, received_at, data,
+                add_cors(self._answer(fault, None if lenient else error), origin),
+                fault=fault is not None)
 
-        write_key = self._write_key(request, body)
+        write_key, auth = credentials(request, body)
         auth_error = self._auth_error(write_key, settings) if settings.mode == "strict" else None
         all_errors = request_errors + [e for m in messages for e in m.errors]
         if settings.mode == "segment":
@@ -299,6 +313,7 @@ class MockSegmentApp:
                 payload=message.payload,
                 payload_json=encoded[index] if is_batch else data,
                 write_key=write_key,
+                auth=auth,
                 headers=headers,
                 fault=fault is not None,
             ))
@@ -307,20 +322,10 @@ class MockSegmentApp:
                 request_id=request_id, received_at=received_at, path=path, scope=scope, type=None,
                 status="rejected" if request_errors or http_status >= 300 else "accepted",
                 http_status=http_status, errors=list(request_errors), warnings=[],
-                payload=body, payload_json=data, write_key=write_key, headers=headers,
-                fault=fault is not None,
+                payload=body, payload_json=data, write_key=write_key, auth=auth,
+                headers=headers, fault=fault is not None,
             ))
-        return self._store(records, self._answer(fault, answer))
-
-    @staticmethod
-    def _write_key(request: Request, body: dict[str, Any]) -> str | None:
-        auth = request.authorization
-        if auth is not None and auth.type == "basic" and auth.username:
-            return auth.username
-        if auth is not None and auth.type == "bearer" and auth.token:
-            return auth.token
-        key = body.get("writeKey")
-        return key if isinstance(key, str) and key else None
+        return self._store(records, add_cors(self._answer(fault, answer), origin))
 
     @staticmethod
     def _auth_error(write_key: str | None, settings: Settings) -> AuthenticationFailed | None:
@@ -350,6 +355,7 @@ class MockSegmentApp:
         fault: bool = False,
     ) -> Response:
         """A request that failed before it had messages leaves one record of type null."""
+        write_key, auth = credentials(request, {})
         raw_body = data.decode("utf-8", "backslashreplace") if data else None
         return self._store([Record(
             request_id=uuid.uuid4().hex,
@@ -362,7 +368,8 @@ class MockSegmentApp:
             errors=list(error.errors),
             warnings=[],
             payload=None,
-            write_key=self._write_key(request, {}),
+            write_key=write_key,
+            auth=auth,
             headers=self._recorded_headers(request),
             fault=fault,
             raw_body=raw_body,
@@ -411,6 +418,31 @@ class MockSegmentApp:
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
         error.code = fault.status
         return error_response(error, headers)
+
+
+def credentials(request: Request, body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The write key and how it came: ``"basic"``, ``"bearer"``, ``"body"``, ``"basic+body"``,
+    ``"bearer+body"`` or None. A key in the header wins over the body's ``writeKey``.
+
+    A header that cannot be decoded (not base64, not ASCII) carries no key.
+    """
+    try:
+        authorization = request.authorization
+    except ValueError:  # werkzeug refuses a non-ASCII Basic value
+        authorization = None
+    header_key: str | None = None
+    scheme: str | None = None
+    if authorization is not None:
+        if authorization.type == "basic" and authorization.username:
+            header_key, scheme = authorization.username, "basic"
+        elif authorization.type == "bearer" and authorization.token:
+            header_key, scheme = authorization.token, "bearer"
+    body_key = body.get("writeKey")
+    if not isinstance(body_key, str) or not body_key:
+        body_key = None
+    if scheme is None:
+        return body_key, "body" if body_key is not None else None
+    return header_key, scheme + "+body" if body_key is not None else scheme
 
 
 @lru_cache(maxsize=1024)

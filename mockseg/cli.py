@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from mockseg import __version__
+from mockseg.cdn import CdnSettingsError
 from mockseg.conform import PLACEHOLDERS
 from mockseg.journal import DEFAULT_MAX_RECORDS, Record
+from mockseg.logline import printable
 from mockseg.rules import MESSAGE_TYPES, Limits
 from mockseg.serving import IDLE_TIMEOUT
+from mockseg.tls import TlsError
 from mockseg.validation import check_batch, validate
 
 __all__ = ["format_record", "main"]
@@ -38,7 +41,7 @@ def format_record(record: Record) -> str:
         record.warnings[0] if record.warnings else None)
     if problem is not None:
         line += f"  {problem.field}: {problem.message}"
-    return line.rstrip()
+    return printable(line.rstrip())
 
 
 def _log_records(records: Sequence[Record]) -> None:
@@ -69,6 +72,12 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mockseg: warning: {args.host} is reachable from other machines and the admin "
               "API (which can read and erase every call) has no token; pass --admin-token",
               file=sys.stderr)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("mockseg: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    if (args.tls_host or args.tls_ca_dir) and not args.tls:
+        print("mockseg: --tls-host and --tls-ca-dir are options of --tls", file=sys.stderr)
+        return 2
     try:
         fake = MockSegment(
             mode=args.mode,
@@ -81,12 +90,24 @@ def serve(args: argparse.Namespace) -> int:
             max_records=args.max_records or None,
             admin_token=args.admin_token,
             idle_timeout=args.idle_timeout,
+            tls=args.tls,
+            tls_hosts=args.tls_host or (),
+            tls_cert=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+            tls_ca_dir=args.tls_ca_dir,
+            cdn_settings=args.settings,
         )
+    except CdnSettingsError as exc:
+        print(f"mockseg: cannot serve the settings: {exc}", file=sys.stderr)
+        return 1
     except (OSError, sqlite3.Error) as exc:
         print(f"mockseg: cannot open the journal {args.journal}: {exc}", file=sys.stderr)
         return 1
     try:
         fake.start()
+    except TlsError as exc:
+        fake.journal.close()
+        print(f"mockseg: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         fake.journal.close()
         print(f"mockseg: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
@@ -99,6 +120,8 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print(f"mockseg listening on {fake.url}", flush=True)
+    if fake.ca_file is not None:
+        print(f"mockseg CA certificate: {fake.ca_file}", flush=True)
     try:
         while not stop.wait(3600):
             pass
@@ -175,6 +198,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="SEC",
                      help=f"close a keep-alive connection idle (or a body stalled) this long "
                           f"(default {IDLE_TIMEOUT:g})")
+    run.add_argument("--tls", action="store_true",
+                     help="serve HTTPS, with a certificate from a local CA made at start (its PEM "
+                          "file's path is printed); Swift, Kotlin, C# and PHP need it")
+    run.add_argument("--tls-host", action="append", metavar="NAME",
+                     help="also cover NAME in the certificate (repeat for several; localhost, "
+                          "127.0.0.1 and ::1 always are)")
+    run.add_argument("--tls-ca-dir", metavar="DIR",
+                     help="keep the local CA in DIR and reuse it on the next start, so a device "
+                          "trusts it once (its key is readable by you only)")
+    run.add_argument("--tls-cert", metavar="FILE",
+                     help="serve HTTPS with your own certificate (PEM; needs --tls-key)")
+    run.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
+    run.add_argument("--settings", metavar="FILE",
+                     help="serve this JSON document as analytics.js's CDN settings "
+                          "(/v1/projects/KEY/settings); its Segment.io destination is pointed "
+                          "here unless it names an apiHost")
     run.add_argument("--quiet", action="store_true", help="do not log a line per call")
     run.set_defaults(func=serve)
 

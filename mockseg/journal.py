@@ -40,6 +40,7 @@ class Record:
     __slots__ = (
         "_payload",
         "anonymous_id",
+        "auth",
         "duplicate_of",
         "errors",
         "fault",
@@ -79,6 +80,7 @@ class Record:
         raw_body: str | None = None,
         scope: str | None = None,
         payload_json: bytes | None = None,
+        auth: str | None = None,
     ) -> None:
         """``payload`` is the message as parsed; pass ``payload_json``, its JSON bytes, to have
         the record keep those instead of the parsed object."""
@@ -99,6 +101,8 @@ class Record:
         self.message_id: Any = fields.get("messageId")
         self._payload: Any = payload_json if payload_json is not None else payload
         self.write_key = write_key
+        #: How the write key came: "basic", "bearer", "body", "basic+body", "bearer+body", None.
+        self.auth = auth
         self.headers = headers
         self.duplicate_of: int | None = None
         self.fault = fault
@@ -138,6 +142,7 @@ class Record:
             "warnings": [warning.to_dict() for warning in self.warnings],
             "payload": self.payload,
             "write_key": self.write_key,
+            "auth": self.auth,
             "headers": dict(self.headers),
             "duplicate_of": self.duplicate_of,
             "fault": self.fault,
@@ -162,6 +167,7 @@ class Record:
             warnings=[Violation(w["field"], w["message"], "warning") for w in data["warnings"]],
             payload=data["payload"],
             write_key=data["write_key"],
+            auth=data.get("auth"),
             headers=data["headers"],
             fault=data.get("fault", False),
             raw_body=data.get("raw_body"),
@@ -199,6 +205,7 @@ class CallFilter:
     message_id: str | None = None
     path: str | None = None
     write_key: str | None = None
+    auth: str | None = None
     request_id: str | None = None
     scope: str | None = None
 
@@ -212,6 +219,7 @@ class CallFilter:
         "messageId": "message_id",
         "path": "path",
         "writeKey": "write_key",
+        "auth": "auth",
         "request_id": "request_id",
     }
 
@@ -234,6 +242,8 @@ class CallFilter:
     def matches(self, record: Record) -> bool:
         """Whether ``record`` passes every field that is set."""
         if self.type is not None and (record.type or "null") != self.type:
+            return False
+        if self.auth is not None and (record.auth or "null") != self.auth:
             return False
         for name in ("status", "path", "write_key", "request_id", "scope"):
             wanted = getattr(self, name)
@@ -406,14 +416,18 @@ CREATE TABLE IF NOT EXISTS calls (
     request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
     group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
     duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER,
-    record TEXT NOT NULL
+    record TEXT NOT NULL, auth TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
 """
+#: Columns added since the first schema, with their types: a journal file from an older
+#: mockseg gets them on open.
+_ADDED_COLUMNS = {"auth": "TEXT"}
 #: CallFilter field -> column; payload fields are stored as text only when they are strings.
 _COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
             "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
-            "write_key": "write_key", "request_id": "request_id", "scope": "scope"}
+            "write_key": "write_key", "auth": "auth", "request_id": "request_id",
+            "scope": "scope"}
 #: How often a waiter looks for records that other processes wrote.
 _POLL_SECONDS = 0.05
 
@@ -438,6 +452,10 @@ class SqliteJournal:
         self._db.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._db.executescript(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
 
     def add(self, records: Iterable[Record]) -> list[Record]:
         """Write ``records`` in one transaction, committed before this returns."""
@@ -454,12 +472,13 @@ class SqliteJournal:
                     cursor = self._db.execute(
                         "INSERT INTO calls (request_id, path, scope, type, status, http_status,"
                         " group_id, user_id, anonymous_id, message_id, write_key, duplicate_of,"
-                        " fault, has_warnings, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
+                        " fault, has_warnings, auth, record)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
                         (record.request_id, record.path, record.scope, record.type,
                          record.status, record.http_status, _text(record.group_id),
                          _text(record.user_id), _text(record.anonymous_id), message_id,
                          record.write_key, record.duplicate_of, int(record.fault),
-                         int(bool(record.warnings))))
+                         int(bool(record.warnings)), record.auth))
                     record.id = int(cursor.lastrowid or 0)
                     self._db.execute("UPDATE calls SET record = ? WHERE id = ?",
                                      (json.dumps(record.to_dict(), ensure_ascii=False),
@@ -479,8 +498,8 @@ class SqliteJournal:
             wanted = getattr(where, name)
             if wanted is None:
                 continue
-            if name == "type" and wanted == "null":
-                clauses.append("type IS NULL")
+            if name in ("type", "auth") and wanted == "null":
+                clauses.append(f"{column} IS NULL")
             else:
                 clauses.append(f"{column} = ?")
                 values.append(wanted)

@@ -35,6 +35,9 @@ _COMMON_FIELDS = ("userId", "anonymousId", *TIMESTAMP_FIELDS, "messageId", "cont
 _NONEMPTY: Schema = {"type": "string", "minLength": 1}
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _CORS: Schema = {"$ref": "#/components/headers/AccessControlAllowOrigin"}
+#: Errors are shared by tracking paths (which send CORS headers) and the admin API (which never
+#: does).
+_CORS_IF_TRACKING: Schema = {"$ref": "#/components/headers/AccessControlAllowOriginIfTracking"}
 _WRITE_KEY_SECURITY: list[dict[str, list[str]]] = [{"writeKey": []}, {"writeKeyBearer": []}, {}]
 _ADMIN_SECURITY: list[dict[str, list[str]]] = [{}, {"adminToken": []}]
 
@@ -182,17 +185,18 @@ def _error_responses(by_code: dict[int, list[str]]) -> dict[str, Schema]:
     return {
         f"Error{code}": {
             "description": f"An error answer: {', '.join(types)}.",
-            "headers": {"Access-Control-Allow-Origin": _CORS},
+            "headers": {"Access-Control-Allow-Origin": _CORS_IF_TRACKING},
             "content": {"application/json": {"schema": _ref(f"Error{code}")}},
         }
         for code, types in sorted(by_code.items())
     }
 
 
-def _json(schema: Schema, description: str, **headers: Schema) -> Schema:
+def _json(schema: Schema, description: str, *, cors: bool = True, **headers: Schema) -> Schema:
+    cors_header = {"Access-Control-Allow-Origin": _CORS} if cors else {}
     return {
         "description": description,
-        "headers": {"Access-Control-Allow-Origin": _CORS, **headers},
+        "headers": {**cors_header, **headers},
         "content": {"application/json": {"schema": schema}},
     }
 
@@ -274,6 +278,25 @@ def _tracking_paths(limits: Limits) -> dict[str, Schema]:
             for path, endpoint in endpoints.items()}
 
 
+def _settings_paths() -> dict[str, Schema]:
+    return {"/v1/projects/{writeKey}/settings": {"get": {
+        "operationId": "cdn_settings",
+        "tags": ["tracking"],
+        "summary": "analytics.js's CDN settings, pointing the Segment.io destination here",
+        "description": "What Segment's CDN answers for a source with only the Segment.io "
+                       "destination, its apiHost this server's HOST:PORT/v1 (or the document "
+                       "given with --settings). Logged, not recorded.",
+        "parameters": [{"name": "writeKey", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1}}],
+        "responses": {"200": _json({
+            "type": "object", "required": ["integrations"],
+            "properties": {"integrations": {
+                "type": "object", "required": ["Segment.io"],
+                "properties": {"Segment.io": {"type": "object", "required": ["apiKey"]}}}},
+        }, "The settings document")},
+    }}}
+
+
 # --- admin --------------------------------------------------------------------------------------
 
 
@@ -317,7 +340,8 @@ def _admin_schemas() -> dict[str, Schema]:
             "description": "One recorded message (a request that failed early: type null).",
             "type": "object",
             "required": ["id", "request_id", "received_at", "path", "type", "status",
-                         "http_status", "errors", "warnings", "payload", "write_key", "headers",
+                         "http_status", "errors", "warnings", "payload", "write_key", "auth",
+                         "headers",
                          "duplicate_of", "fault", "scope", "response"],
             "properties": {
                 "id": {"type": "integer", "minimum": 1},
@@ -331,6 +355,8 @@ def _admin_schemas() -> dict[str, Schema]:
                 "warnings": violations,
                 "payload": {"description": "The message exactly as received, or null."},
                 "write_key": {"type": ["string", "null"]},
+                "auth": {"enum": ["basic", "bearer", "body", "basic+body", "bearer+body", None],
+                         "description": "How the write key came (the scheme only)"},
                 "headers": string_map,
                 "duplicate_of": {"type": ["integer", "null"]},
                 "fault": {"type": "boolean"},
@@ -400,15 +426,16 @@ def _text(content_type: str, description: str, **headers: Schema) -> Schema:
 
 
 def _admin_paths() -> dict[str, Schema]:
-    ok = _json(_ref("Success"), "Done")
-    faults = _json(_ref("Faults"), "The faults still planned")
+    ok = _json(_ref("Success"), "Done", cors=False)
+    faults = _json(_ref("Faults"), "The faults still planned", cors=False)
     not_modified = {"description": "Not modified (If-None-Match matched the ETag)"}
     if_none_match = {"name": "If-None-Match", "in": "header", "required": False,
                      "schema": {"type": "string"}}
     paths: dict[str, Schema] = {
         "/__mockseg/calls": {
             "get": _admin("list_calls", "The recorded messages, oldest first",
-                          {"200": _json(_ref("Calls"), "The matching records"), **_errors(400)},
+                          {"200": _json(_ref("Calls"), "The matching records", cors=False),
+                           **_errors(400)},
                           parameters=_calls_parameters()),
             "delete": _admin("clear_calls", "Empty the journal (planned faults stay)",
                              {"200": ok}),
@@ -417,7 +444,7 @@ def _admin_paths() -> dict[str, Schema]:
             "post": _admin("reset", "Empty the journal and drop planned faults", {"200": ok}),
         },
         "/__mockseg/stats": {
-            "get": _admin("stats", "Totals", {"200": _json(_ref("Stats"), "Totals")}),
+            "get": _admin("stats", "Totals", {"200": _json(_ref("Stats"), "Totals", cors=False)}),
         },
         "/__mockseg/faults": {
             "get": _admin("list_faults", "The planned faults", {"200": faults}),
@@ -431,18 +458,17 @@ def _admin_paths() -> dict[str, Schema]:
         },
         "/__mockseg/health": {
             "get": _admin("health", "Liveness, mode and write keys",
-                          {"200": _json(_ref("Health"), "Up")}),
+                          {"200": _json(_ref("Health"), "Up", cors=False)}),
         },
         "/__mockseg/schema/group": {
             "get": _admin("group_schema", "The group contract as JSON Schema (these limits)", {
                 "200": {"description": "A JSON Schema (Draft 2020-12)",
-                        "headers": {"Access-Control-Allow-Origin": _CORS},
                         "content": {"application/schema+json": {"schema": {"type": "object"}}}},
             }),
         },
         "/__mockseg/index.json": {
             "get": _admin("index", "The admin endpoints",
-                          {"200": _json(_ref("Index"), "The endpoints")}),
+                          {"200": _json(_ref("Index"), "The endpoints", cors=False)}),
         },
         "/__mockseg/openapi.json": {
             "get": _admin("openapi", "This document", {"200": _json({
@@ -491,9 +517,11 @@ def _document(limits: Limits) -> Schema:
             "description": (
                 "Tracking endpoints under /v1/ and the admin API under /__mockseg/. In strict "
                 "mode (the default) an invalid message gets 400 and a missing write key 401; "
-                "segment mode answers 200 to everything that parses. Any other path gets 404, "
-                "any other method 405, both with the error body. Every JSON answer carries "
-                "Access-Control-Allow-Origin: *."
+                "segment mode answers 200 to everything that parses. Every tracking path also "
+                "answers with a trailing slash (/v1/import/, the Java SDK's). Any other path "
+                "gets 404, any other method 405, both with the error body. Tracking answers "
+                "carry Access-Control-Allow-Origin (the request's Origin, with credentials "
+                "allowed, or *); the admin API sends no CORS headers."
             ),
         },
         "servers": [
@@ -504,7 +532,7 @@ def _document(limits: Limits) -> Schema:
         ],
         "tags": [{"name": "tracking", "description": "Segment's Tracking API"},
                  {"name": "admin", "description": "Read the journal, inject faults"}],
-        "paths": {**_tracking_paths(limits), **_admin_paths()},
+        "paths": {**_tracking_paths(limits), **_settings_paths(), **_admin_paths()},
         "components": {
             "schemas": {**_message_components(limits), **_error_schemas(by_code),
                         **_admin_schemas()},
@@ -521,8 +549,15 @@ def _document(limits: Limits) -> Schema:
                 },
                 **_error_responses(by_code),
             },
-            "headers": {"AccessControlAllowOrigin": {"required": True,
-                                                     "schema": {"const": "*"}}},
+            "headers": {
+                "AccessControlAllowOrigin": {
+                    "required": True, "schema": {"type": "string", "minLength": 1},
+                    "description": "The request's Origin (with Access-Control-Allow-"
+                                   "Credentials: true), or * without one"},
+                "AccessControlAllowOriginIfTracking": {
+                    "required": False, "schema": {"type": "string", "minLength": 1},
+                    "description": "Sent on tracking paths, never by the admin API"},
+            },
             "securitySchemes": {
                 "writeKey": {"type": "http", "scheme": "basic",
                              "description": "The write key as the user name, no password. "

@@ -12,7 +12,7 @@ from mockseg.errors import ApiError
 from mockseg.jsoncodec import dumps
 
 __all__ = [
-    "CORS_HEADERS",
+    "add_cors",
     "error_body",
     "error_bytes",
     "error_response",
@@ -21,16 +21,31 @@ __all__ = [
     "success_response",
 ]
 
-#: Sent on every response: the Tracking API is called from browsers.
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 _SUCCESS = b'{"success":true}'
+#: The CORS answer to a request without ``Origin`` (curl, SDKs on servers).
+_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+
+
+def add_cors(response: Response, origin: str | None) -> Response:
+    """Let a page read a tracking answer: the page's ``Origin`` echoed, with credentials
+    allowed (``fetch(..., {credentials: 'include'})`` needs both), or ``*`` without one.
+
+    Only tracking answers get these; the admin API and the journal page never do.
+    """
+    headers = response.headers
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Vary"] = "Origin"
+    else:
+        headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _json_bytes_response(
     body: bytes, status: int, headers: Mapping[str, str] | None
 ) -> Response:
     response = Response(body, status=status, mimetype="application/json")
-    response.headers.update(CORS_HEADERS)
     if headers:
         response.headers.update(headers)
     return response
@@ -39,7 +54,7 @@ def _json_bytes_response(
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response with the CORS header."""
+    """A JSON response."""
     return _json_bytes_response(dumps(data), status, headers)
 
 
@@ -69,7 +84,7 @@ def error_body(error: ApiError) -> dict[str, Any]:
 _SUCCESS_SUMMARY: Mapping[str, Any] = MappingProxyType({
     "status": 200,
     "headers": MappingProxyType({"Content-Type": "application/json",
-                                 "Content-Length": str(len(_SUCCESS)), **CORS_HEADERS}),
+                                 "Content-Length": str(len(_SUCCESS)), **_ANY_ORIGIN}),
     "body": _SUCCESS.decode(),
 })
 

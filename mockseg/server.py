@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,13 @@ from mockseg.assertions import (
     format_differences,
     near_misses,
 )
+from mockseg.cdn import load_cdn_settings
 from mockseg.faults import Fault, Faults
 from mockseg.intercept import DEFAULT_HOSTS, intercept
 from mockseg.journal import DEFAULT_MAX_RECORDS, CallFilter, Journal, Record, SqliteJournal
 from mockseg.rules import Limits
 from mockseg.serving import IDLE_TIMEOUT, KeepAliveServer
+from mockseg.tls import TlsSetup, local_ca_setup, own_cert_setup
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -250,7 +253,18 @@ class MockSegment(_Fake):
         max_records: int | None = DEFAULT_MAX_RECORDS,
         admin_token: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        tls: bool = False,
+        tls_hosts: Iterable[str] = (),
+        tls_cert: tuple[str | PathLike[str], str | PathLike[str]] | None = None,
+        tls_ca_dir: str | PathLike[str] | None = None,
+        cdn_settings: str | PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
+        """``tls=True`` serves HTTPS with a certificate from a local CA made at start (its PEM
+        is :attr:`ca_file`) for localhost, 127.0.0.1, ::1 and ``tls_hosts``; ``tls_ca_dir``
+        keeps that CA for the next start; ``tls_cert=(cert_file, key_file)`` serves your own
+        certificate instead. ``cdn_settings`` (a JSON file or a mapping) is the settings
+        document served to analytics.js at ``/v1/projects/{writeKey}/settings``.
+        """
         if isinstance(write_keys, str):
             raise TypeError("write_keys must be a list of keys, not one string")
         settings = Settings(
@@ -262,10 +276,18 @@ class MockSegment(_Fake):
             journal = Journal(max_records)
         elif isinstance(journal, str | PathLike):
             journal = SqliteJournal(journal)
+        if isinstance(tls_hosts, str):
+            raise TypeError("tls_hosts must be a list of names, not one string")
+        self.tls = bool(tls or tls_cert is not None)
+        self.tls_hosts = tuple(tls_hosts)
+        self.tls_cert = tls_cert
+        self.tls_ca_dir = tls_ca_dir
+        self._tls: TlsSetup | None = None
         self.journal = journal
         self.faults = Faults()
         self.app: MockSegmentApp = MockSegmentApp(
-            settings, self.journal, self.faults, on_records, admin_token=admin_token)
+            settings, self.journal, self.faults, on_records, admin_token=admin_token,
+            cdn_settings=load_cdn_settings(cdn_settings) if cdn_settings is not None else None)
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
@@ -279,7 +301,13 @@ class MockSegment(_Fake):
         """Serve on ``host:port`` (port 0 picks a free one) from a daemon thread; return self."""
         if self._server is not None:
             raise RuntimeError("this MockSegment is already running")
-        server = KeepAliveServer(self.host, self.port, self.app, idle_timeout=self.idle_timeout)
+        if self.tls and self._tls is None:
+            if self.tls_cert is not None:
+                self._tls = own_cert_setup(*self.tls_cert)
+            else:
+                self._tls = local_ca_setup(self.tls_hosts, self.tls_ca_dir)
+        server = KeepAliveServer(self.host, self.port, self.app, idle_timeout=self.idle_timeout,
+                                 ssl_context=self._tls.context if self._tls else None)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
@@ -304,9 +332,18 @@ class MockSegment(_Fake):
         server.close(grace)
 
     def close(self) -> None:
-        """Stop serving, then flush and close the journal (a SQLite file is checkpointed)."""
+        """Stop serving, then flush and close the journal (a SQLite file is checkpointed), and
+        remove this run's CA files."""
         self.stop()
         self.journal.close()
+        if self._tls is not None:
+            self._tls.cleanup()
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The PEM file of the CA that signed the server's certificate (``tls=True``, once
+        started); give it to a client as the one CA it trusts. None otherwise."""
+        return self._tls.ca_file if self._tls is not None else None
 
     @property
     def running(self) -> bool:
@@ -319,7 +356,7 @@ class MockSegment(_Fake):
         if self._server is None:
             raise RuntimeError("call start() first: an unstarted MockSegment has no URL")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def settings(self) -> Settings:
@@ -375,6 +412,11 @@ class ScopedMockSegment(_Fake):
     @property
     def settings(self) -> Settings:
         return self._settings
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The server's CA certificate file (see :attr:`MockSegment.ca_file`)."""
+        return self.server.ca_file
 
     def _new_scope(self, settings: Settings) -> ScopedMockSegment:
         return self.server._new_scope(settings)

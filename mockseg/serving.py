@@ -17,6 +17,7 @@ import logging
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -65,6 +66,8 @@ class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
     server: KeepAliveServer
+    #: Set for a plain-HTTP client on a TLS port: each request gets a clear 400.
+    plain_on_tls = False
 
     @property
     def server_version(self) -> str:  # type: ignore[override]
@@ -98,8 +101,12 @@ class _Handler(WSGIRequestHandler):
                 self.close_connection = True
 
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").strip().lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # ``Expect: 100-continue`` was answered by http.server's parse_request, once, and only
+        # to an HTTP/1.1 client; a second "100 Continue" breaks Node's documented pattern.
+        if self.plain_on_tls:
+            self.send_error(400, "This port speaks HTTPS: use https:// (and trust mockseg's CA "
+                                 "certificate) instead of http://")
+            return
         environ = self.make_environ()
         stream: LimitedStream | None = None
         if not environ.get("wsgi.input_terminated"):
@@ -190,7 +197,13 @@ class KeepAliveServer(ThreadedWSGIServer):
     daemon_threads = True
 
     def __init__(
-        self, host: str, port: int, app: Any, *, idle_timeout: float = IDLE_TIMEOUT
+        self,
+        host: str,
+        port: int,
+        app: Any,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.idle_timeout = idle_timeout
         try:
@@ -198,6 +211,10 @@ class KeepAliveServer(ThreadedWSGIServer):
         except _BindFailed as failed:
             self.socket.close()
             raise failed.error from None
+        # Not passed to werkzeug, which would wrap the listening socket and so run every
+        # handshake in the accept loop, where one silent client stalls all the others.
+        # Each connection's handshake runs in its own worker instead (finish_request).
+        self.ssl_context = ssl_context
         self._wake_r, self._wake_w = socket.socketpair()
         self.stopping = False
         self._connections: set[socket.socket] = set()
@@ -251,6 +268,54 @@ class KeepAliveServer(ThreadedWSGIServer):
                 if self.stopping:
                     return
                 self._idle_workers += 1
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection; on a TLS server, first its handshake (or, for a client
+        speaking plain HTTP, a clear 400)."""
+        if self.ssl_context is None:
+            _Handler(request, client_address, self)
+            return
+        request.settimeout(self.idle_timeout)
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if not first:
+            return
+        if first != b"\x16":  # not a TLS handshake record: a plain HTTP client
+            handler_class = type("_PlainOnTlsHandler", (_Handler,), {"plain_on_tls": True})
+            handler_class(request, client_address, self)
+            return
+        tls = self.ssl_context.wrap_socket(request, server_side=True,
+                                           do_handshake_on_connect=False)
+        self._replace_connection(request, tls)
+        try:
+            tls.do_handshake()
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            log.warning("mockseg: TLS handshake with %s failed (%s); does the client trust "
+                        "mockseg's CA certificate?", client_address[0],
+                        getattr(exc, "reason", None) or exc)
+            self._forget(tls)
+            with contextlib.suppress(OSError):
+                tls.close()
+            return
+        try:
+            _Handler(tls, client_address, self)
+        finally:
+            self._forget(tls)
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def _replace_connection(self, raw: socket.socket, tls: ssl.SSLSocket) -> None:
+        """Track the TLS socket in place of the raw one it took over, so close() reaches it."""
+        with self._connections_lock:
+            self._connections.discard(raw)
+            self._connections.add(tls)
+
+    def _forget(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+            self._busy.discard(connection)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:

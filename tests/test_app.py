@@ -238,17 +238,23 @@ def test_other_methods_get_405_with_allow(client: Client) -> None:
         assert response.get_json()["error"]["type"] == "method_not_allowed"
 
 
-def test_cors_preflight_and_header_on_every_response(client: Client) -> None:
+def test_cors_preflight_echoes_the_origin_and_allows_the_asked_headers(client: Client) -> None:
     response = client.options("/v1/batch", headers={
         "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type, authorization"})
     assert response.status_code == 204
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert response.headers["Vary"] == "Origin"
     assert response.headers["Access-Control-Allow-Headers"] == "content-type, authorization"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_tracking_answers_without_origin_allow_any_origin(client: Client) -> None:
     for response in (client.post("/v1/group", json={}), client.get("/x"),
-                     client.get("/__mockseg/stats"), client.get("/v1/group")):
+                     client.get("/v1/group"), client.options("/v1/b/")):
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response.headers
 
 
 def test_duplicate_message_id_points_at_the_first(fake: MockSegment, post: Post) -> None:

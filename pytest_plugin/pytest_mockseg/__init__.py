@@ -9,6 +9,8 @@ Fixtures:
 - ``mockseg``: function-scoped; a fresh private view of that server (its own URL, settings,
   faults and calls), with the journal emptied and faults cleared before the test. Calls that an
   earlier test's SDK thread sends late go to that test's URL and never show up here.
+- ``mockseg_tls_server``: the same over HTTPS, started on first use by a test marked
+  ``@pytest.mark.mockseg(tls=True)``; its ``ca_file`` is the CA certificate a client trusts.
 - ``mockseg_intercept``: ``mockseg`` with requests to api.segment.io (and the EU host) routed
   into it in-process: no socket, no port, no SDK configuration.
 
@@ -26,10 +28,10 @@ import pytest
 if TYPE_CHECKING:
     from mockseg import MockSegment, ScopedMockSegment
 
-__all__ = ["mockseg", "mockseg_intercept", "mockseg_server"]
+__all__ = ["mockseg", "mockseg_intercept", "mockseg_server", "mockseg_tls_server"]
 
 MODES = ("strict", "segment")
-MARKER_OPTIONS = ("mode", "write_keys", "limits")
+MARKER_OPTIONS = ("mode", "write_keys", "limits", "tls")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,8 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockseg(mode='strict'|'segment', write_keys=[...], limits=Limits(...)): "
-        "settings for this test's mockseg fixture",
+        "mockseg(mode='strict'|'segment', write_keys=[...], limits=Limits(...), tls=False): "
+        "settings for this test's mockseg fixture; tls=True serves it over HTTPS",
     )
 
 
@@ -92,14 +94,31 @@ def mockseg_server(pytestconfig: pytest.Config) -> Iterator[MockSegment]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def mockseg_tls_server(pytestconfig: pytest.Config) -> Iterator[MockSegment]:
+    """One started MockSegment over HTTPS for the session, made on first use; its
+    ``ca_file`` is the CA certificate to trust."""
+    from mockseg import MockSegment
+
+    server = MockSegment(mode=_mode(pytestconfig), tls=True).start()  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
-def mockseg(
-    mockseg_server: MockSegment, request: pytest.FixtureRequest
-) -> Iterator[ScopedMockSegment]:
-    """A clean, private view of the session's fake Segment API for one test."""
+def mockseg(request: pytest.FixtureRequest) -> Iterator[ScopedMockSegment]:
+    """A clean, private view of the session's fake Segment API for one test (over HTTPS, with
+    ``ca_file`` set, under ``@pytest.mark.mockseg(tls=True)``)."""
     settings = _marker_settings(request)
-    mockseg_server.reset()
-    with mockseg_server.scoped(**settings) as fake:
+    tls = settings.pop("tls", False)
+    if not isinstance(tls, bool):
+        raise pytest.UsageError(f"@pytest.mark.mockseg tls must be True or False, not {tls!r}")
+    server: MockSegment = request.getfixturevalue(
+        "mockseg_tls_server" if tls else "mockseg_server")
+    server.reset()
+    with server.scoped(**settings) as fake:
         yield fake
 
 
