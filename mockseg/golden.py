@@ -4,6 +4,13 @@ Each file holds a ``request`` (path, body, auth, headers), optional ``server`` s
 to ``expect`` (status, error type, message, field, number of records). The cases ship inside the
 wheel as ``mockseg/fixtures/``; in a source checkout they are read from the top-level
 ``fixtures/`` folder.
+
+The ``sdks`` cases replay, byte for byte, what an official SDK that cannot run in the test
+suite sends (read from its source; the description names the SDK, its version and the files).
+They set ``"exact_headers": true``: the request carries exactly the case's ``headers``, with no
+default Content-Type or Authorization, since several SDKs send neither. Their ``expect`` may
+also name the ``write_key`` and ``auth`` each record gets and the recorded ``headers`` (a value,
+or null for "absent").
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any
 
 __all__ = ["CATEGORIES", "Case", "fixtures_dir", "load_cases"]
 
-CATEGORIES = ("valid", "invalid", "endpoints")
+CATEGORIES = ("valid", "invalid", "endpoints", "sdks")
 #: The write key a case sends when it does not say otherwise.
 DEFAULT_WRITE_KEY = "test-key"
 
@@ -72,8 +79,18 @@ class Case:
             raw = b""
         return gzip_module.compress(raw) if self.request.get("gzip") else raw
 
+    @property
+    def exact_headers(self) -> bool:
+        """Whether the case's ``headers`` are the whole set sent (an SDK replay)."""
+        return bool(self.request.get("exact_headers", False))
+
     def headers(self) -> dict[str, str]:
-        """The request headers: Content-Type, Basic auth with the case's write key, extras."""
+        """The request headers: Content-Type, Basic auth with the case's write key, extras.
+
+        With ``exact_headers``, only the case's own ``headers``: no defaults are added.
+        """
+        if self.exact_headers:
+            return dict(self.request.get("headers", {}))
         headers: dict[str, str] = {}
         if self.method == "POST":
             headers["Content-Type"] = "application/json"
@@ -104,7 +121,8 @@ def _all_cases() -> tuple[Case, ...]:
 
 
 def load_cases(category: str | None = None) -> list[Case]:
-    """All golden cases, or those of one category (``valid``, ``invalid``, ``endpoints``)."""
+    """All golden cases, or those of one category (``valid``, ``invalid``, ``endpoints``,
+    ``sdks``)."""
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(CATEGORIES)}, not {category!r}")
     return [case for case in _all_cases() if category is None or case.category == category]
