@@ -33,6 +33,12 @@ class Served:
         self.preamble = "".join(lines[:-1])
         self.url = lines[-1].strip().rsplit(" ", 1)[1]
         self.port = int(self.url.rsplit(":", 1)[1])
+        #: With ``--tls``: the CA certificate file named on the line after the listening line.
+        self.ca_file: str | None = None
+        if self.url.startswith("https://") and "--tls-cert" not in options:
+            line = self.process.stdout.readline()
+            assert line.startswith("mockseg CA certificate: "), line
+            self.ca_file = line.strip().split(": ", 1)[1]
 
     def peak_rss_mb(self) -> float:
         """The process's peak resident memory (VmHWM), in MB."""

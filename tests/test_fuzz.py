@@ -190,8 +190,13 @@ def test_recorded_calls_conform_to_the_document() -> None:
 # --- arbitrary bytes and headers ------------------------------------------------------------------
 
 _ADMIN_ROUTES = sorted(MockSegment().app.admin.routes)
-_KNOWN_PATHS = [*TRACKING, *sorted({path for _, path in _ADMIN_ROUTES}), "/", "/v1", "/v1/",
-                "/v2/group", "/__mockseg/nope", "/_/", "/_/s1", "/_//v1/group", "/v1/group/",
+#: Near misses, trailing slashes and the CDN settings path, with their odd neighbours.
+_NEAR_PATHS = [*(path + "/" for path in TRACKING), "/v1/v1/batch", "/batch", "/b/", "/v2/batch",
+               "/api/v1/import", "/v1/groups", "/v1/projects/k/settings",
+               "/v1/projects/k/settings/", "/v1/projects//settings", "/v1/projects/a/b/settings",
+               "/v1/projects/%E2%9C%93/settings", "/v1/projects/k%0A/settings"]
+_KNOWN_PATHS = [*TRACKING, *_NEAR_PATHS, *sorted({path for _, path in _ADMIN_ROUTES}), "/",
+                "/v1", "/v1/", "/v2/group", "/__mockseg/nope", "/_/", "/_/s1", "/_//v1/group",
                 "//v1/group"]
 _PATH_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/%:@!$&'()*+,;="
 _HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF,
@@ -235,10 +240,13 @@ _FAULT_SPECS = st.fixed_dictionaries({}, optional={
 @st.composite
 def _targets(draw: st.DrawFn) -> tuple[str, str]:
     """A method and a path: mostly tracking calls, then admin routes, then anything."""
-    kind = draw(st.sampled_from(["tracking"] * 6 + ["admin"] * 2 + ["any"] * 2))
+    kind = draw(st.sampled_from(["tracking"] * 6 + ["near"] + ["admin"] * 2 + ["any"] * 2))
     if kind == "tracking":
         method = draw(st.sampled_from(["POST"] * 8 + ["OPTIONS", "GET"]))
         path = draw(st.sampled_from(TRACKING))
+    elif kind == "near":
+        method = draw(st.sampled_from(["POST", "GET", "OPTIONS", "HEAD", "PUT"]))
+        path = draw(st.sampled_from(_NEAR_PATHS))
     elif kind == "admin":
         method, path = draw(st.sampled_from(_ADMIN_ROUTES))
     else:

@@ -179,3 +179,57 @@ def test_peak_memory_stays_under_200_mb(server: Served) -> None:
     # Runs last in this module (pytest keeps file order): after the whole battery.
     assert server.peak_rss_mb() < 200
     assert requests.get(server.url + "/__mockseg/health", timeout=5).status_code == 200
+
+
+# --- the TLS port -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[Served]:
+    served = Served("--quiet", "--tls", "--idle-timeout", "2")
+    yield served
+    served.stop()
+
+
+def _tls_ok(server: Served) -> bool:
+    answer = requests.post(server.url + "/v1/import/", data=post_body(), timeout=5,
+                           verify=server.ca_file)
+    return answer.json() == {"success": True}
+
+
+def post_body() -> bytes:
+    return json.dumps({"batch": [B2B], "writeKey": "test-key"}).encode()
+
+
+@pytest.mark.parametrize("hello", [
+    b"\x16\x03\x01\x00\x05hello",            # a handshake record that is not a ClientHello
+    b"\x16\x03\x01\xff\xff" + b"\x00" * 64,  # a record longer than what follows, then close
+    b"\x16" + bytes(range(256)) * 8,          # garbage after the handshake byte
+    b"\x16",                                  # one byte, then silence until the idle timeout
+    b"\x80\x2e\x01\x03\x01",                  # an SSLv2-style hello
+    b"GET / HTTP/1.1\r\n\r\n",                # plain HTTP, no Host
+    b"\xff" * 1000,                           # noise
+    b"",                                      # connect and close
+])
+def test_hostile_bytes_on_the_tls_port_never_take_it_down(tls_server: Served,
+                                                          hello: bytes) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=5) as conn:
+        if hello:
+            conn.sendall(hello)
+        conn.settimeout(3)
+        try:
+            while conn.recv(65536):
+                pass
+        except (TimeoutError, ConnectionResetError):
+            pass
+    assert tls_server.process.poll() is None
+    assert _tls_ok(tls_server)
+
+
+def test_settings_endpoint_on_the_tls_port_points_at_https(tls_server: Served) -> None:
+    answer = requests.get(tls_server.url + "/v1/projects/test-key/settings", timeout=5,
+                          verify=tls_server.ca_file)
+    destination = answer.json()["integrations"]["Segment.io"]
+    assert destination["protocol"] == "https"
+    assert destination["apiHost"] == f"127.0.0.1:{tls_server.port}/v1"

@@ -166,9 +166,8 @@ def test_mockseg_serve_tls_prints_the_ca_line_and_serves_https() -> None:
     served = Served("--tls", "--tls-host", "mockseg.internal")
     try:
         assert served.url.startswith("https://127.0.0.1:")
-        line = served.process.stdout.readline() if served.process.stdout else ""
-        assert line.startswith("mockseg CA certificate: ")
-        ca_file = line.strip().split(": ", 1)[1]
+        ca_file = served.ca_file  # read from the line "mockseg CA certificate: PATH"
+        assert ca_file is not None
         answer = requests.post(served.url + "/v1/import/", data=BODY, verify=ca_file, timeout=5)
         assert answer.json() == {"success": True}
     finally:
