@@ -15,11 +15,15 @@ from mockseg.decoding import parse_json
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from mockseg.faults import Fault
+from mockseg.guard import check_same_site, is_loopback
 from mockseg.journal import CallFilter
 from mockseg.responses import error_response, json_response
 from mockseg.schema import group_schema
@@ -34,8 +38,38 @@ __all__ = ["MAX_WAIT_SECONDS", "PUBLIC_PATHS", "AdminApi", "is_public"]
 MAX_FAULT_DEPTH = 4
 #: The longest a ``wait`` on ``/__mockseg/calls`` may hold a request.
 MAX_WAIT_SECONDS = 60.0
+#: The largest admin request body (a fault spec is a few dozen bytes).
+MAX_ADMIN_BODY = 64 * 1024
+#: Where the server's own socket is, in the WSGI environ (werkzeug's server, gunicorn).
+_SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket")
 
 Handler = Callable[[Request, "str | None"], Response]
+
+
+def _integer(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter; ``0.5`` or ``ten`` is an error, not a silent 0."""
+    raw = args.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not text.isdigit():
+        raise ValidationFailed(f"{name} must be a whole number, not {raw!r}", field=name)
+    value = int(text)
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name} must be between {low} and {high}", field=name)
+    return value
+
+
+def _arrived_on_loopback(request: Request) -> bool:
+    """Whether the connection came in on a loopback address (no socket: in-process, local)."""
+    for key in _SOCKET_KEYS:
+        sock = request.environ.get(key)
+        if sock is not None:
+            try:
+                return is_loopback(str(sock.getsockname()[0]))
+            except (OSError, IndexError, TypeError):
+                return True
+    return True
 
 
 def _number(args: dict[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -96,11 +130,12 @@ class AdminApi:
         """
         method = "GET" if request.method == "HEAD" else request.method
         handler = self.routes.get((method, path))
+        allowed = sorted({m for (m, p) in self.routes if p == path})
         try:
+            self._guard(request, method)
             if not is_public(path):
                 self._check_token(request)
             if handler is None:
-                allowed = sorted(m for (m, p) in self.routes if p == path)
                 if allowed:
                     raise MethodNotAllowed(
                         f"Method {request.method} is not allowed on {path}; "
@@ -109,14 +144,51 @@ class AdminApi:
                                f"{', '.join(sorted({p for (_, p) in self.routes}))}", field="path")
             return handler(request, scope)
         except ApiError as error:
-            return error_response(error)
+            headers = {"Allow": ", ".join(allowed)} if isinstance(error, MethodNotAllowed) else {}
+            return error_response(error, headers)
+
+    def _guard(self, request: Request, method: str) -> None:
+        """Only the developer's own tools: no foreign Host (DNS rebinding) on a loopback
+        connection, no CORS preflight, no state change from another site's page, JSON bodies
+        of bounded size."""
+        hosts = self.app.allowed_hosts
+        if hosts is not None and _arrived_on_loopback(request):
+            hosts.check(request.host)
+        if method == "OPTIONS":
+            raise Forbidden("The admin API answers no CORS preflight: other sites' pages may "
+                            "not call it", field="Origin")
+        if method == "GET":
+            return
+        check_same_site(method, request.headers.get("Origin"),
+                        request.headers.get("Sec-Fetch-Site"), request.host, request.scheme)
+        length = request.content_length
+        if length is not None and length > MAX_ADMIN_BODY:
+            raise RequestEntityTooLarge(
+                f"Admin request body of {length} bytes is over the limit of {MAX_ADMIN_BODY}")
+        has_body = bool(length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+        if has_body and request.mimetype != "application/json":
+            raise UnsupportedMediaType(
+                f"An admin request body must be sent as Content-Type: application/json, not "
+                f"{request.content_type or 'none'}", field="Content-Type")
+
+    @staticmethod
+    def _body(request: Request) -> bytes:
+        """The request body, refused past :data:`MAX_ADMIN_BODY` without reading it all."""
+        data = request.stream.read(MAX_ADMIN_BODY + 1)
+        if len(data) > MAX_ADMIN_BODY:
+            raise RequestEntityTooLarge(
+                f"Admin request body is over the limit of {MAX_ADMIN_BODY} bytes")
+        return data
 
     def _check_token(self, request: Request) -> None:
         """With an admin token set, every non-public admin request must carry it."""
         token = self.app.admin_token
         if token is None:
             return
-        auth = request.authorization
+        try:
+            auth = request.authorization
+        except ValueError:  # werkzeug refuses a non-ASCII Basic value
+            auth = None
         given = auth.token if auth is not None and auth.type == "bearer" else None
         if given is None:
             raise AuthenticationFailed("Missing admin token: send Authorization: Bearer <token>",
@@ -198,23 +270,26 @@ class AdminApi:
 
     def add_faults(self, request: Request, scope: str | None) -> Response:
         """``POST /__mockseg/faults`` with ``{"status", "count", "retry_after", "delay_ms"}``."""
-        spec = parse_json(request.get_data(cache=False) or b"{}", MAX_FAULT_DEPTH)
+        spec = parse_json(self._body(request) or b"{}", MAX_FAULT_DEPTH)
         if not isinstance(spec, dict):
             raise ValidationFailed("Fault body must be a JSON object")
         unknown = set(spec) - {"status", "count", "retry_after", "delay_ms"}
         if unknown:
             raise ValidationFailed(f"Unknown fault field: {', '.join(sorted(unknown))}",
                                    field=sorted(unknown)[0])
+        count = spec.get("count", 1)
         try:
             fault = Fault(
                 status=spec.get("status", 503),
                 retry_after=spec.get("retry_after"),
                 delay_ms=spec.get("delay_ms", 0),
             )
-            self.app.faults.add(fault, spec.get("count", 1), scope)
+            self.app.faults.add(fault, count, scope)
         except ValueError as exc:
             raise ValidationFailed(str(exc), field=str(exc).split(" ", 1)[0]) from None
-        return json_response({"faults": [f.to_dict() for f in self.app.faults.pending(scope)]})
+        # A summary, not the queue: it can hold thousands (GET /__mockseg/faults lists them).
+        return json_response({"added": count, "fault": fault.to_dict(),
+                              "pending": self.app.faults.count(scope)})
 
     def clear_faults(self, request: Request, scope: str | None) -> Response:
         self.app.faults.clear(scope)

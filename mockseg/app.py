@@ -31,6 +31,7 @@ from mockseg.errors import (
     ValidationFailed,
 )
 from mockseg.faults import Fault, Faults
+from mockseg.guard import HostAllowList
 from mockseg.journal import Journal, Record, SqliteJournal
 from mockseg.jsoncodec import dumps
 from mockseg.logline import printable
@@ -111,11 +112,20 @@ class MockSegmentApp:
         *,
         admin_token: str | None = None,
         cdn_settings: Mapping[str, Any] | None = None,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         from mockseg.admin import AdminApi
 
+        if admin_token is not None and not admin_token.strip():
+            raise ValueError("admin_token is empty: give a token, or None for no token")
         #: When set, the ``/__mockseg/`` endpoints require ``Authorization: Bearer <token>``.
-        self.admin_token = admin_token or None
+        self.admin_token = admin_token
+        if isinstance(allow_hosts, str):
+            raise TypeError("allow_hosts must be a list of names, not one string")
+        names = list(allow_hosts)
+        #: The Host names the admin API and the page answer to on a loopback connection, or
+        #: None when ``"*"`` was allowed (every name).
+        self.allowed_hosts = None if "*" in names else HostAllowList(names)
         self.settings = settings or Settings()
         self.journal = journal if journal is not None else Journal()
         self.faults = faults if faults is not None else Faults()
@@ -269,10 +279,11 @@ class MockSegmentApp:
             return self._record_failure(
                 request, path, scope, error, received_at, data,
                 add_cors(self._answer(fault, None if lenient else error), origin),
-                fault=fault is not None)
+                fault=fault)
 
         write_key, auth = credentials(request, body)
-        auth_error = self._auth_error(write_key, settings) if settings.mode == "strict" else None
+        auth_error = (self._auth_error(write_key, settings, request.headers.get("Authorization"))
+                      if settings.mode == "strict" else None)
         all_errors = request_errors + [e for m in messages for e in m.errors]
         if settings.mode == "segment":
             answer: ApiError | None = None
@@ -325,10 +336,16 @@ class MockSegmentApp:
                 payload=body, payload_json=data, write_key=write_key, auth=auth,
                 headers=headers, fault=fault is not None,
             ))
-        return self._store(records, add_cors(self._answer(fault, answer), origin))
+        return self._store(records, add_cors(self._answer(fault, answer), origin),
+                           fault.delay_ms if fault is not None else 0)
 
     @staticmethod
-    def _auth_error(write_key: str | None, settings: Settings) -> AuthenticationFailed | None:
+    def _auth_error(write_key: str | None, settings: Settings,
+                    authorization: str | None) -> AuthenticationFailed | None:
+        if write_key is None and authorization is not None:
+            return AuthenticationFailed(
+                "Missing write key: the Authorization header carries none (send Basic "
+                'base64("KEY:"), or writeKey in the body)', field="Authorization")
         if write_key is None:
             return AuthenticationFailed("Missing write key", field="writeKey")
         allowed = settings.write_keys
@@ -352,7 +369,7 @@ class MockSegmentApp:
         data: bytes | None,
         response: Response,
         *,
-        fault: bool = False,
+        fault: Fault | None = None,
     ) -> Response:
         """A request that failed before it had messages leaves one record of type null."""
         write_key, auth = credentials(request, {})
@@ -371,9 +388,9 @@ class MockSegmentApp:
             write_key=write_key,
             auth=auth,
             headers=self._recorded_headers(request),
-            fault=fault,
+            fault=fault is not None,
             raw_body=raw_body,
-        )], response)
+        )], response, fault.delay_ms if fault is not None else 0)
 
     def record_protocol_error(self, path: str, error: ApiError) -> bytes:
         """Record a request the HTTP layer refused before the app saw it (bad request line,
@@ -386,8 +403,11 @@ class MockSegmentApp:
         )], response)
         return response.get_data()
 
-    def _store(self, records: list[Record], response: Response) -> Response:
-        """Record what arrived together with the exact answer; return that answer."""
+    def _store(self, records: list[Record], response: Response,
+               delay_ms: int = 0) -> Response:
+        """Record what arrived together with the exact answer; return that answer, after
+        ``delay_ms`` (a planned slow answer). The record comes first, so a server stopped
+        while the answer is held has still recorded the call."""
         answer = response_summary(response)
         for record in records:
             record.response = answer
@@ -397,6 +417,8 @@ class MockSegmentApp:
                 self.on_records(records)
             except Exception:
                 log.exception("mockseg: the on_records callback failed")
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
         return response
 
     def _answer(self, fault: Fault | None, error: ApiError | None) -> Response:
@@ -407,12 +429,9 @@ class MockSegmentApp:
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response:
-        if fault.delay_ms:
-            time.sleep(fault.delay_ms / 1000)
         headers = {}
         if fault.retry_after is not None:
-            seconds = fault.retry_after
-            headers["Retry-After"] = str(int(seconds) if float(seconds).is_integer() else seconds)
+            headers["Retry-After"] = str(fault.retry_after)
         if fault.status < 300:
             return success_response(fault.status, headers)
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")

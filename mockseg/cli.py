@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -17,6 +17,7 @@ from typing import Any
 from mockseg import __version__
 from mockseg.cdn import CdnSettingsError
 from mockseg.conform import PLACEHOLDERS
+from mockseg.guard import is_loopback as _is_loopback
 from mockseg.journal import DEFAULT_MAX_RECORDS, Record
 from mockseg.logline import printable
 from mockseg.rules import MESSAGE_TYPES, Limits
@@ -68,7 +69,15 @@ def serve(args: argparse.Namespace) -> int:
         call_log.addHandler(handler)
         call_log.setLevel(logging.INFO)
         call_log.propagate = False
-    if args.admin_token is None and not _is_loopback(args.host):
+    token = args.admin_token if args.admin_token is not None else os.environ.get(
+        "MOCKSEG_ADMIN_TOKEN")
+    if token is not None and not token.strip():
+        where = "--admin-token" if args.admin_token is not None else "MOCKSEG_ADMIN_TOKEN"
+        print(f"mockseg: {where} is empty, which would leave the admin API open; give a token "
+              "(or unset it for none)", file=sys.stderr)
+        return 2
+    allow_hosts = [*(args.allow_host or ()), *_names(os.environ.get("MOCKSEG_ALLOW_HOSTS", ""))]
+    if token is None and not _is_loopback(args.host):
         print(f"mockseg: warning: {args.host} is reachable from other machines and the admin "
               "API (which can read and erase every call) has no token; pass --admin-token",
               file=sys.stderr)
@@ -88,7 +97,8 @@ def serve(args: argparse.Namespace) -> int:
             on_records=None if args.quiet else _log_records,
             journal=args.journal,
             max_records=args.max_records or None,
-            admin_token=args.admin_token,
+            admin_token=token,
+            allow_hosts=allow_hosts,
             idle_timeout=args.idle_timeout,
             tls=args.tls,
             tls_hosts=args.tls_host or (),
@@ -130,11 +140,9 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def _names(text: str) -> list[str]:
+    """Names from a comma-separated list (``MOCKSEG_ALLOW_HOSTS``)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _read(name: str) -> str:
@@ -194,7 +202,13 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"records the in-memory journal keeps before evicting the oldest "
                           f"(default {DEFAULT_MAX_RECORDS}; 0 for no bound)")
     run.add_argument("--admin-token", metavar="T",
-                     help="require 'Authorization: Bearer T' on the /__mockseg/ admin API")
+                     help="require 'Authorization: Bearer T' on the /__mockseg/ admin API "
+                          "(default: $MOCKSEG_ADMIN_TOKEN; an empty token is an error)")
+    run.add_argument("--allow-host", action="append", metavar="NAME",
+                     help="also serve the admin API and the journal page to Host NAME (repeat "
+                          "for several; *.NAME for its subdomains; also $MOCKSEG_ALLOW_HOSTS, "
+                          "comma-separated): on loopback only localhost, *.localhost, 127.0.0.1 "
+                          "and [::1] are, against DNS rebinding")
     run.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT, metavar="SEC",
                      help=f"close a keep-alive connection idle (or a body stalled) this long "
                           f"(default {IDLE_TIMEOUT:g})")

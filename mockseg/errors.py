@@ -13,6 +13,7 @@ from mockseg.validation import Violation
 __all__ = [
     "ApiError",
     "AuthenticationFailed",
+    "Forbidden",
     "InjectedFault",
     "InternalError",
     "InvalidJson",
@@ -20,8 +21,10 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "RequestEntityTooLarge",
     "RequestHeaderTooLarge",
     "UnsupportedEncoding",
+    "UnsupportedMediaType",
     "ValidationFailed",
 ]
 
@@ -105,3 +108,24 @@ class RequestHeaderTooLarge(ApiError):
 
     code = 431
     type = "request_header_too_large"
+
+
+class Forbidden(ApiError):
+    """A request the admin API refuses to serve: another site's, or through a foreign Host."""
+
+    code = 403
+    type = "forbidden"
+
+
+class RequestEntityTooLarge(ApiError):
+    """An admin request body over its limit (tracking bodies get 400 payload_too_large)."""
+
+    code = 413
+    type = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    """An admin body that is not declared as JSON."""
+
+    code = 415
+    type = "unsupported_media_type"

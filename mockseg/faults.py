@@ -6,15 +6,20 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Fault", "Faults"]
+__all__ = ["MAX_PENDING_FAULTS", "Fault", "Faults"]
+
+#: Faults that may wait at once, over every scope: a test plans a handful; a bound keeps a
+#: runaway loop from filling memory.
+MAX_PENDING_FAULTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One planned answer: an HTTP status, an optional Retry-After, an optional delay."""
+    """One planned answer: an HTTP status, an optional Retry-After (whole seconds, as the header
+    allows), an optional delay."""
 
     status: int = 503
-    retry_after: float | None = None
+    retry_after: int | None = None
     delay_ms: int = 0
 
     def __post_init__(self) -> None:
@@ -24,11 +29,12 @@ class Fault:
             raise ValueError(f"status must be an HTTP status from 200 to 599, not {self.status!r}")
         if self.retry_after is not None and (
             isinstance(self.retry_after, bool)
-            or not isinstance(self.retry_after, int | float)
+            or not isinstance(self.retry_after, int)
             or not 0 <= self.retry_after <= 86_400
         ):
             raise ValueError(
-                f"retry_after must be a number of seconds from 0 to 86400, not {self.retry_after!r}"
+                "retry_after must be a whole number of seconds from 0 to 86400 (Retry-After "
+                f"takes no fractions), not {self.retry_after!r}"
             )
         if not isinstance(self.delay_ms, int) or isinstance(self.delay_ms, bool) or not (
             0 <= self.delay_ms <= 60_000
@@ -52,9 +58,16 @@ class Faults:
 
     def add(self, fault: Fault, count: int = 1, scope: str | None = None) -> None:
         """Make the next ``count`` tracking requests of ``scope`` get ``fault``."""
-        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
-            raise ValueError(f"count must be an integer from 1 to 100000, not {count!r}")
+        if not isinstance(count, int) or isinstance(count, bool) or not (
+                1 <= count <= MAX_PENDING_FAULTS):
+            raise ValueError(f"count must be an integer from 1 to {MAX_PENDING_FAULTS}, "
+                             f"not {count!r}")
         with self._lock:
+            pending = sum(len(queue) for queue in self._queues.values())
+            if pending + count > MAX_PENDING_FAULTS:
+                raise ValueError(
+                    f"count of {count} would make {pending + count} pending faults, over the "
+                    f"limit of {MAX_PENDING_FAULTS}; DELETE /__mockseg/faults (or reset) first")
             self._queues.setdefault(scope, []).extend([fault] * count)
 
     def take(self, scope: str | None = None) -> Fault | None:
@@ -69,6 +82,11 @@ class Faults:
             if not queue:
                 del self._queues[scope]
             return fault
+
+    def count(self, scope: str | None = None) -> int:
+        """How many faults are still planned for ``scope``."""
+        with self._lock:
+            return len(self._queues.get(scope, ()))
 
     def pending(self, scope: str | None = None) -> list[Fault]:
         """The faults still planned for ``scope``."""

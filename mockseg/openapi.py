@@ -15,6 +15,7 @@ from typing import Any
 from mockseg import __version__, errors
 from mockseg.admin import MAX_WAIT_SECONDS
 from mockseg.app import BATCH_PATHS, MODES, SHORT_PATHS, TRACKING_PATHS
+from mockseg.faults import MAX_PENDING_FAULTS
 from mockseg.journal import CallFilter
 from mockseg.rules import MESSAGE_TYPES, TIMESTAMP_FIELDS, Limits
 from mockseg.schema import group_schema
@@ -301,8 +302,10 @@ def _settings_paths() -> dict[str, Schema]:
 
 
 def _admin(op_id: str, summary: str, responses: Schema, **extra: Any) -> Schema:
+    """An admin operation: 401 without the token, 403 for a foreign Host or another site."""
     return {"operationId": op_id, "tags": ["admin"], "summary": summary,
-            "security": _ADMIN_SECURITY, "responses": {**responses, **_errors(401)}, **extra}
+            "security": _ADMIN_SECURITY, "responses": {**responses, **_errors(401, 403)},
+            **extra}
 
 
 def _query(name: str, schema: Schema, description: str) -> Schema:
@@ -332,7 +335,7 @@ def _admin_schemas() -> dict[str, Schema]:
     string_map: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
     fault_fields: Schema = {
         "status": {"type": "integer", "minimum": 200, "maximum": 599},
-        "retry_after": {"type": ["number", "null"], "minimum": 0},
+        "retry_after": {"type": ["integer", "null"], "minimum": 0, "maximum": 86_400},
         "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
     }
     return {
@@ -396,10 +399,15 @@ def _admin_schemas() -> dict[str, Schema]:
             "type": "object",
             "additionalProperties": False,
             "properties": {**fault_fields,
-                           "count": {"type": "integer", "minimum": 1, "maximum": 100_000}},
+                           "count": {"type": "integer", "minimum": 1,
+                                     "maximum": MAX_PENDING_FAULTS}},
         },
         "Faults": {"type": "object", "required": ["faults"],
                    "properties": {"faults": {"type": "array", "items": _ref("Fault")}}},
+        "FaultsAdded": {
+            "type": "object", "required": ["added", "fault", "pending"],
+            "properties": {"added": _COUNT, "fault": _ref("Fault"), "pending": _COUNT},
+        },
         "Health": {
             "type": "object",
             "required": ["status", "scope", "version", "mode", "write_keys"],
@@ -450,7 +458,8 @@ def _admin_paths() -> dict[str, Schema]:
             "get": _admin("list_faults", "The planned faults", {"200": faults}),
             "post": _admin(
                 "add_faults", "Make the next count tracking calls get this answer",
-                {"200": faults, **_errors(400)},
+                {"200": _json(_ref("FaultsAdded"), "How many were added and are pending",
+                              cors=False), **_errors(400, 413, 415)},
                 requestBody={"required": False, "content": {
                     "application/json": {"schema": _ref("FaultSpec")}}},
             ),

@@ -130,7 +130,7 @@ class _Fake:
         self,
         count: int = 1,
         status: int = 503,
-        retry_after: float | None = None,
+        retry_after: int | None = None,
         *,
         delay_ms: int = 0,
     ) -> None:
@@ -252,6 +252,7 @@ class MockSegment(_Fake):
         journal: Journal | SqliteJournal | str | PathLike[str] | None = None,
         max_records: int | None = DEFAULT_MAX_RECORDS,
         admin_token: str | None = None,
+        allow_hosts: Iterable[str] = (),
         idle_timeout: float = IDLE_TIMEOUT,
         tls: bool = False,
         tls_hosts: Iterable[str] = (),
@@ -264,6 +265,8 @@ class MockSegment(_Fake):
         keeps that CA for the next start; ``tls_cert=(cert_file, key_file)`` serves your own
         certificate instead. ``cdn_settings`` (a JSON file or a mapping) is the settings
         document served to analytics.js at ``/v1/projects/{writeKey}/settings``.
+        ``allow_hosts``: Host names besides the loopback ones that may reach the admin API and
+        the journal page on a loopback connection (``"*"``: any).
         """
         if isinstance(write_keys, str):
             raise TypeError("write_keys must be a list of keys, not one string")
@@ -287,6 +290,7 @@ class MockSegment(_Fake):
         self.faults = Faults()
         self.app: MockSegmentApp = MockSegmentApp(
             settings, self.journal, self.faults, on_records, admin_token=admin_token,
+            allow_hosts=allow_hosts,
             cdn_settings=load_cdn_settings(cdn_settings) if cdn_settings is not None else None)
         self.host = host
         self.port = port

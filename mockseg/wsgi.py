@@ -7,7 +7,9 @@ come from the environment:
 - ``MOCKSEG_MODE``: ``strict`` (default) or ``segment``;
 - ``MOCKSEG_WRITE_KEYS``: comma-separated accepted write keys (default: any key);
 - ``MOCKSEG_JOURNAL``: the SQLite file (default: memory, which workers do not share);
-- ``MOCKSEG_ADMIN_TOKEN``: the admin API's bearer token.
+- ``MOCKSEG_ADMIN_TOKEN``: the admin API's bearer token (set but empty is an error);
+- ``MOCKSEG_ALLOW_HOSTS``: comma-separated Host names, besides the loopback ones, that may reach
+  the admin API on a loopback connection.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def create_app(environ: Mapping[str, str] | None = None) -> MockSegmentApp:
         mode=env.get("MOCKSEG_MODE", "strict"),  # type: ignore[arg-type]
         write_keys=frozenset(k.strip() for k in keys.split(",") if k.strip()) if keys else None,
     )
+    token = env.get("MOCKSEG_ADMIN_TOKEN")
+    if token is not None and not token.strip():
+        raise ValueError("MOCKSEG_ADMIN_TOKEN is set but empty, which would leave the admin API "
+                         "open; give a token, or unset it for none")
+    hosts = [name.strip() for name in env.get("MOCKSEG_ALLOW_HOSTS", "").split(",")
+             if name.strip()]
     path = env.get("MOCKSEG_JOURNAL")
     journal = SqliteJournal(path) if path else Journal()
-    return MockSegmentApp(settings, journal, admin_token=env.get("MOCKSEG_ADMIN_TOKEN"))
+    return MockSegmentApp(settings, journal, admin_token=token, allow_hosts=hosts)

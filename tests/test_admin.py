@@ -99,7 +99,8 @@ def test_bad_fault_specs_get_clear_400s(client: Client) -> None:
         response = client.post("/__mockseg/faults", json=spec)
         assert response.status_code == 400, spec
         assert response.get_json()["error"]["errors"][0]["field"] == field
-    assert client.post("/__mockseg/faults", data=b"[").status_code == 400
+    assert client.post("/__mockseg/faults", data=b"[",
+                       content_type="application/json").status_code == 400
     assert client.get("/__mockseg/faults").get_json() == {"faults": []}
 
 

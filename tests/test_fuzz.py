@@ -325,12 +325,14 @@ def test_arbitrary_requests_never_get_a_5xx(
 
 
 def test_deeply_nested_fault_body_gets_400_not_500() -> None:
-    response = Client(MockSegment().app).post("/__mockseg/faults", data=b"[" * 100_000)
+    response = Client(MockSegment().app).post("/__mockseg/faults", data=b"[" * 60_000,
+                                              content_type="application/json")
     assert response.status_code == 400
 
 
 @pytest.mark.parametrize("retry_after", [b"NaN", b"Infinity", b"1e400"])
 def test_non_finite_retry_after_is_rejected(retry_after: bytes) -> None:
     client = Client(MockSegment().app)
-    response = client.post("/__mockseg/faults", data=b'{"retry_after": ' + retry_after + b"}")
+    response = client.post("/__mockseg/faults", data=b'{"retry_after": ' + retry_after + b"}",
+                           content_type="application/json")
     assert response.status_code == 400

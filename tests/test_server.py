@@ -66,7 +66,7 @@ def test_stop_returns_without_a_poll_wait() -> None:
 
 def test_stop_closes_idle_keep_alive_connections(server: MockSegment) -> None:
     connection = socket.create_connection(("127.0.0.1", server.port))
-    connection.sendall(b"GET /__mockseg/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    connection.sendall(b"GET /__mockseg/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert b"200" in connection.recv(1000)
     server.stop()
     connection.settimeout(2)
