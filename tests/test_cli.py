@@ -158,3 +158,17 @@ def test_validate_agrees_with_the_golden_valid_cases() -> None:
          "validate(json.load(open(p))['request']['body'], 'group'))]\nprint(bad)",
          *bodies], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "[]"
+
+
+def test_log_lines_escape_control_characters() -> None:
+    from mockseg.cli import format_record
+    from mockseg.journal import Record
+
+    record = Record(request_id="r", received_at="t", path="/v1/group", type="group",
+                    status="accepted", http_status=200, errors=[], warnings=[],
+                    payload={"groupId": "acme\n200 accepted /v1/group group groupId=forged\x1b[2J",
+                             "userId": "u"},
+                    write_key="k", headers={})
+    line = format_record(record)
+    assert "\n" not in line and "\x1b" not in line
+    assert "acme\\n200 accepted" in line and "\\x1b[2J" in line
