@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mockseg import __version__
 from mockseg.cdn import CdnSettingsError
@@ -140,6 +140,24 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port for --port: 0 to 65535 (0 picks a free one)."""
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0 to 65535")
+    return port
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, as ``mockseg serve: error: ...``, exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _names(text: str) -> list[str]:
     """Names from a comma-separated list (``MOCKSEG_ALLOW_HOSTS``)."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -179,15 +197,17 @@ def validate_files(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mockseg", description="A contract-checking fake of Segment's Tracking API."
     )
     parser.add_argument("--version", action="version", version=f"mockseg {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
 
     run = commands.add_parser("serve", help="run the standalone server")
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks one)")
+    run.add_argument("--port", type=_port, default=8765,
+                     help="port, 0 to 65535 (default 8765; 0 picks one)")
     run.add_argument("--mode", choices=("strict", "segment"), default="strict",
                      help="strict answers invalid calls with 400; segment answers 200 like "
                           "production and only records the errors (default strict)")

@@ -172,3 +172,15 @@ def test_log_lines_escape_control_characters() -> None:
     line = format_record(record)
     assert "\n" not in line and "\x1b" not in line
     assert "acme\\n200 accepted" in line and "\\x1b[2J" in line
+
+
+@pytest.mark.parametrize(("port", "message"), [
+    ("-1", "-1 is outside 0 to 65535"), ("99999", "99999 is outside 0 to 65535"),
+    ("65536", "outside 0 to 65535"), ("http", "'http' is not a port number"),
+])
+def test_a_port_outside_0_to_65535_is_a_one_line_usage_error(port: str, message: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "mockseg", "serve", "--port", port],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
