@@ -117,7 +117,9 @@ def _load(path: Path, root: Path) -> Case:
 @cache
 def _all_cases() -> tuple[Case, ...]:
     root = fixtures_dir()
-    return tuple(_load(path, root) for path in sorted(root.glob("*/*.json")))
+    # Only the categories' folders: fixtures/ holds other files too (tracking plans).
+    paths = sorted(path for category in CATEGORIES for path in (root / category).glob("*.json"))
+    return tuple(_load(path, root) for path in paths)
 
 
 def load_cases(category: str | None = None) -> list[Case]:
