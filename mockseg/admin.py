@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
@@ -16,6 +16,7 @@ from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
     Forbidden,
+    InvalidJson,
     MethodNotAllowed,
     NotFound,
     RequestEntityTooLarge,
@@ -24,9 +25,11 @@ from mockseg.errors import (
 )
 from mockseg.faults import Fault
 from mockseg.guard import check_same_site, is_loopback
-from mockseg.journal import CallFilter
+from mockseg.journal import CallFilter, Record
+from mockseg.jsoncodec import dumps
 from mockseg.responses import error_response, json_response
 from mockseg.schema import group_schema
+from mockseg.serving import CLIENT_GONE
 from mockseg.webui import ASSETS, PAGE, asset_response
 
 if TYPE_CHECKING:
@@ -99,6 +102,32 @@ def is_public(path: str) -> bool:
 
 def _scoped(where: CallFilter, scope: str | None) -> CallFilter:
     return where if scope is None else replace(where, scope=scope)
+
+
+#: A streamed listing is written in pieces of about this many bytes.
+_STREAM_PIECE_BYTES = 65_536
+
+
+def _streamed_calls(records: Iterator[Record], extra: dict[str, Any]) -> Response:
+    """``{"calls": [...], "total": n, ...extra}`` as a WSGI body of pieces, each record encoded
+    on its own: the same JSON as a built answer, never held whole in memory. ``total`` is the
+    number of records sent (without ``limit`` or ``last`` it counts them all)."""
+
+    def pieces() -> Iterator[bytes]:
+        piece = bytearray(b'{"calls":[')
+        total = 0
+        for record in records:
+            if total:
+                piece += b","
+            piece += dumps(record.to_dict())
+            total += 1
+            if len(piece) >= _STREAM_PIECE_BYTES:
+                yield bytes(piece)
+                piece.clear()
+        piece += b"]," + dumps({"total": total, **extra})[1:]
+        yield bytes(piece)
+
+    return Response(pieces(), mimetype="application/json")
 
 
 class AdminApi:
@@ -174,7 +203,10 @@ class AdminApi:
     @staticmethod
     def _body(request: Request) -> bytes:
         """The request body, refused past :data:`MAX_ADMIN_BODY` without reading it all."""
-        data = request.stream.read(MAX_ADMIN_BODY + 1)
+        try:
+            data = request.stream.read(MAX_ADMIN_BODY + 1)
+        except OSError as exc:  # a broken chunked body, a stall, a client gone mid-body
+            raise InvalidJson(f"Could not read the request body: {exc}") from None
         if len(data) > MAX_ADMIN_BODY:
             raise RequestEntityTooLarge(
                 f"Admin request body is over the limit of {MAX_ADMIN_BODY} bytes")
@@ -226,26 +258,37 @@ class AdminApi:
         })
 
     def list_calls(self, request: Request, scope: str | None) -> Response:
-        """``GET /__mockseg/calls``: filter, limit, ``after`` an id, or ``wait`` for N."""
+        """``GET /__mockseg/calls``: filter, ``after`` or ``before`` an id, the oldest ``limit``
+        or the newest ``last``, or ``wait`` for N. Without ``limit`` or ``last`` the answer is
+        streamed, encoded a record at a time."""
         args = dict(request.args)
         where = _scoped(CallFilter.from_query(args), scope)
         after = int(_number(args, "after", 0, 0, 2**62))
+        before = int(_number(args, "before", 1, 1, 2**62)) if "before" in args else None
         limit = int(_number(args, "limit", 0, 0, 10**9)) if "limit" in args else None
+        last = int(_number(args, "last", 0, 0, 10**9)) if "last" in args else None
+        if limit is not None and last is not None:
+            raise ValidationFailed("Give limit (the oldest matches) or last (the newest), "
+                                   "not both", field="last")
         wait = args.get("wait")
+        if wait is not None and before is not None:
+            raise ValidationFailed("before cannot go with wait: wait is for new calls, which "
+                                   "come after every id so far", field="before")
         journal = self.app.journal
-        timed_out = False
+        extra: dict[str, Any] = {}
         if wait is not None:
             count = int(_number(args, "wait", 1, 0, 1_000_000))
             timeout = _number(args, "timeout", 5.0, 0, MAX_WAIT_SECONDS)
-            _, enough = journal.wait(count, timeout, where, after=after)
-            timed_out = not enough
-        records = journal.select(where, after=after)
-        shown = records if limit is None else records[:limit]
-        # ``total`` counts every match; ``calls`` holds the first ``limit`` of them.
-        body = {"calls": [record.to_dict() for record in shown], "total": len(records)}
-        if wait is not None:
-            body["timed_out"] = timed_out
-        return json_response(body)
+            # A client that has closed its connection releases its waiter (absent: never).
+            _, enough = journal.wait(count, timeout, where, after=after,
+                                     cancelled=request.environ.get(CLIENT_GONE))
+            extra["timed_out"] = not enough
+        if limit is None and last is None:
+            return _streamed_calls(journal.iter_select(where, after=after, before=before), extra)
+        records, total = journal.page(where, after=after, before=before, limit=limit, last=last)
+        # ``total`` counts every match; ``calls`` holds the oldest ``limit`` or newest ``last``.
+        return json_response({"calls": [record.to_dict() for record in records],
+                              "total": total, **extra})
 
     def clear_calls(self, request: Request, scope: str | None) -> Response:
         """``DELETE /__mockseg/calls``: empty the journal; planned faults stay."""

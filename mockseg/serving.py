@@ -1,41 +1,90 @@
 """The socket side: a threaded HTTP/1.1 server that keeps connections alive.
 
-werkzeug's development server parses the request (request line, headers, chunked bodies) and
-builds the WSGI environ; this module only changes what it does around the app. werkzeug 3 closes
-every connection after one response, because it cannot tell where a request body ends. Here the
-body is read through a ``LimitedStream``, so after the app has answered we know exactly how much
-of it is left: a small remainder is drained and the connection stays open for the next request;
-a large or unreadable one closes the connection. SDKs keep their connections alive
-(``requests.Session``, Node's keep-alive agent), so this saves a TCP handshake and a thread per
-call.
+werkzeug's development server parses the request line and builds the WSGI environ (with
+http.server reading the header lines); this module changes what happens around that:
+
+- **Keep-alive.** werkzeug 3 closes every connection after one response, because it cannot tell
+  where a request body ends. Here the body is read through a ``LimitedStream`` (or a strict
+  chunked reader), so after the app has answered we know exactly how much of it is left: a small
+  remainder is drained and the connection stays open for the next request; a large or unreadable
+  one closes the connection. SDKs keep their connections alive (``requests.Session``, Node's
+  keep-alive agent), so this saves a TCP handshake and a thread per call.
+- **Strict framing** (RFC 9112), so that one request can never be read as two: a header line
+  must be ``Name: value`` (no space before the colon, no obsolete line folding, no control
+  characters); ``Content-Length`` is digits only, and repeated values must agree;
+  ``Transfer-Encoding`` must be exactly ``chunked``, on HTTP/1.1, and never together with
+  ``Content-Length``; at most one ``Host``. Anything else gets a 400 ``invalid_request`` (recorded,
+  like every protocol error) and the connection is closed. Chunk extensions and trailers, which
+  are valid, are read and ignored.
+- **Deadlines.** A keep-alive connection may sit idle for the idle timeout; once a request's first
+  byte arrives, its request line and headers must all arrive within the idle timeout too (a
+  client trickling its headers gets a recorded 408), and a stalled body gets the idle timeout
+  on each read.
+- **Running out of file descriptors.** When ``accept`` fails for want of descriptors or memory
+  (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) the server stops watching the listening socket
+  for a while (0.1 s, doubling up to 1 s, back to 0.1 s after an accept succeeds), logs one
+  warning the first time, and serves the waiting clients once descriptors are free again.
+- **``environ["mockseg.client_gone"]``**: a callable taking no arguments that returns True once
+  the client has closed its connection (plain or TLS), so a long-poll can stop waiting for a
+  client that has left. It never loses a byte the client sent (what it reads ahead is served to
+  the next read of the request stream), never blocks, and should be called from the thread that
+  is serving the request (the one running the app). A client that only half-closes (shuts its
+  writing side and still reads) also counts as gone. Other WSGI servers (gunicorn) do not set it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import logging
 import queue
+import re
+import select
 import selectors
 import socket
 import ssl
 import threading
 import time
-from typing import Any
+from email.message import Message
+from typing import Any, NamedTuple, cast
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
-from mockseg.errors import InvalidRequest, RequestHeaderTooLarge
+from mockseg.errors import ApiError, InternalError, InvalidRequest, RequestHeaderTooLarge
 from mockseg.responses import error_bytes
 
-__all__ = ["IDLE_TIMEOUT", "KeepAliveServer", "call_wsgi"]
+__all__ = ["CLIENT_GONE", "IDLE_TIMEOUT", "KeepAliveServer", "call_wsgi"]
 
 log = logging.getLogger("mockseg")
 
-#: Seconds a keep-alive connection may sit idle, or a request body may stall, before closing.
+#: Seconds a keep-alive connection may sit idle, a request's head may take to arrive once it has
+#: begun, or a request body may stall, before the connection is closed.
 IDLE_TIMEOUT = 30.0
+#: The environ key of the callable that tells whether the client has closed its connection.
+CLIENT_GONE = "mockseg.client_gone"
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
+#: http.client's limits for the head, applied to the trailers of a chunked body as well.
+_MAX_LINE = 65_536
+_MAX_FIELDS = 100
+#: A chunk-size line, extensions included, longer than this is refused.
+_MAX_CHUNK_LINE = 4_096
+#: accept() errors that mean "out of descriptors or memory": retried after a pause, not at once.
+_ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_PAUSE_FIRST = 0.1
+_ACCEPT_PAUSE_MAX = 1.0
+
+# RFC 9110 §5.6.2 and RFC 9112 §5, §7.1. A field line: a token, a colon, optional whitespace,
+# then visible characters, obs-text, spaces and tabs: no CR, LF, NUL or other controls.
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_FIELD_LINE = re.compile(_TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r?\n")
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
+_CHUNK_EXT = (rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED
+              + rb"))?)*")
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT + rb"\r\n")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -60,6 +109,235 @@ def _no_write(data: bytes) -> None:
     raise AssertionError("mockseg's app returns its body; it never calls write()")
 
 
+# --- framing ------------------------------------------------------------------------------------
+
+class _BadFraming(Exception):
+    """A request whose head breaks RFC 9112's framing rules: a 400, then the connection closes."""
+
+    def __init__(self, message: str, field: str = "request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class _Framing(NamedTuple):
+    """Where a request's body ends: after ``length`` bytes, or at the last chunk."""
+
+    length: int | None
+    chunked: bool
+
+
+def _shown(line: bytes) -> str:
+    text = line.rstrip(b"\r\n").decode("latin-1")
+    return repr(text if len(text) <= 60 else text[:60] + "...")
+
+
+def _check_field_lines(lines: list[bytes]) -> None:
+    """Each header line is ``Name: value``; the head ends with an empty line."""
+    if not lines or lines[-1] not in (b"\r\n", b"\n"):
+        raise _BadFraming("The request ended before the empty line that ends its headers")
+    for line in lines[:-1]:
+        if line[:1] in (b" ", b"\t"):
+            raise _BadFraming(f"Header line {_shown(line)} is folded onto the line before it "
+                              "(obsolete line folding is not accepted, RFC 9112 §5.2)")
+        if not _FIELD_LINE.fullmatch(line):
+            raise _BadFraming(f"Malformed header line {_shown(line)}: a header is Name: value, "
+                              "with a token for its name, no space before the colon and no "
+                              "control characters (RFC 9112 §5)")
+
+
+def _list_items(values: list[str]) -> list[str]:
+    return [item.strip(" \t") for value in values for item in value.split(",")]
+
+
+def _request_framing(lines: list[bytes], headers: Message, version: str) -> _Framing:
+    """How the body of a request with these header lines is delimited, or ``_BadFraming``."""
+    _check_field_lines(lines)
+    if len(headers.get_all("Host") or ()) > 1:
+        raise _BadFraming("The request has more than one Host header", field="Host")
+    encodings = headers.get_all("Transfer-Encoding")
+    lengths = headers.get_all("Content-Length")
+    if encodings is not None:
+        if lengths is not None:
+            raise _BadFraming("The request has both Content-Length and Transfer-Encoding; send "
+                              "one of them (RFC 9112 §6.3)", field="Transfer-Encoding")
+        if version != "HTTP/1.1":
+            raise _BadFraming(f"Transfer-Encoding needs HTTP/1.1, not {version}",
+                              field="Transfer-Encoding")
+        codings = [item.lower() for item in _list_items(encodings) if item]
+        if codings != ["chunked"]:
+            raise _BadFraming(f"Unsupported Transfer-Encoding {', '.join(encodings)!r}: only "
+                              "'chunked' is accepted", field="Transfer-Encoding")
+        return _Framing(None, chunked=True)
+    if lengths is None:
+        return _Framing(None, chunked=False)
+    items = _list_items(lengths)
+    if not all(_DIGITS.fullmatch(item) for item in items):
+        raise _BadFraming(f"Invalid Content-Length {', '.join(lengths)!r}: it must be a number "
+                          "of bytes, digits only", field="Content-Length")
+    numbers = {item.lstrip("0") or "0" for item in items}
+    if len(numbers) > 1:
+        raise _BadFraming(f"Conflicting Content-Length values {', '.join(lengths)!r}",
+                          field="Content-Length")
+    number = numbers.pop()
+    if len(number) > 18:
+        raise _BadFraming(f"Content-Length {number[:20]}... is too large",
+                          field="Content-Length")
+    return _Framing(int(number), chunked=False)
+
+
+class _ChunkedBodyError(OSError):
+    """A chunked body that breaks RFC 9112 §7.1; read like a broken connection."""
+
+
+class _ChunkedBody(io.RawIOBase):
+    """A ``Transfer-Encoding: chunked`` request body (RFC 9112 §7.1).
+
+    Chunk extensions and trailer fields are checked and ignored; chunk lines must end in CRLF.
+    ``done`` turns True once the last chunk and the trailers are read, so the connection can
+    serve its next request.
+    """
+
+    def __init__(self, rfile: io.BufferedIOBase) -> None:
+        self._rfile = rfile
+        self._left = 0  # bytes still to read in the current chunk
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and not self.done:
+            if self._left == 0:
+                self._left = self._chunk_size()
+                if self._left == 0:
+                    self._trailers()
+                    self.done = True
+                    break
+            want = min(self._left, len(view) - filled)
+            got = self._rfile.readinto(view[filled:filled + want])
+            if not got:
+                raise _ChunkedBodyError("The chunked request body ended inside a chunk")
+            filled += got
+            self._left -= got
+            if self._left == 0 and self._rfile.read(2) != b"\r\n":
+                raise _ChunkedBodyError("A chunk of the request body is not followed by CRLF")
+        return filled
+
+    def _chunk_size(self) -> int:
+        line = self._rfile.readline(_MAX_CHUNK_LINE + 1)
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None:
+            raise _ChunkedBodyError(f"Invalid chunk-size line {_shown(line)} in the request body")
+        return int(match[1], 16)
+
+    def _trailers(self) -> None:
+        for _ in range(_MAX_FIELDS + 1):
+            line = self._rfile.readline(_MAX_LINE + 1)
+            if line == b"\r\n":
+                return
+            if not line.endswith(b"\r\n") or not _FIELD_LINE.fullmatch(line):
+                raise _ChunkedBodyError(f"Invalid trailer line {_shown(line)} in the request body")
+        raise _ChunkedBodyError(f"More than {_MAX_FIELDS} trailer fields in the request body")
+
+
+# --- the connection -----------------------------------------------------------------------------
+
+class _ConnectionReader(io.RawIOBase):
+    """The connection's bytes, under ``rfile``'s buffer: with a deadline while a request's head
+    arrives, and a look at whether the client has gone that keeps whatever it reads."""
+
+    def __init__(self, connection: socket.socket, idle_timeout: float) -> None:
+        self._connection = connection
+        self._idle_timeout = idle_timeout
+        self._deadline: float | None = None
+        self._held = b""  # read ahead by client_gone(), served before the socket's next bytes
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def start_head(self) -> None:
+        """From now, every read must be done within the idle timeout in all."""
+        self._deadline = time.monotonic() + self._idle_timeout
+
+    def end_head(self) -> None:
+        """Back to the idle timeout for each read."""
+        self._deadline = None
+        with contextlib.suppress(OSError):
+            self._connection.settimeout(self._idle_timeout)
+
+    def readinto(self, buffer: Any) -> int:
+        if self._held:
+            size = min(len(buffer), len(self._held))
+            buffer[:size] = self._held[:size]
+            self._held = self._held[size:]
+            return size
+        if self._ended:
+            return 0
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request's head did not arrive within the idle timeout")
+            self._connection.settimeout(left)
+        size = self._connection.recv_into(buffer)
+        if not size:
+            self._ended = True
+        return size
+
+    def client_gone(self) -> bool:
+        """Whether the client has closed its connection; never blocks, never loses a byte."""
+        if self._ended:
+            return True
+        if self._held:
+            return False
+        connection = self._connection
+        if connection.fileno() < 0:
+            return True  # closed under us
+        try:
+            if not _readable_now(connection):
+                return False
+            connection.settimeout(0)
+            try:
+                data = connection.recv(65_536)
+            finally:
+                connection.settimeout(self._idle_timeout)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False  # a TLS record that is not application data, or not whole yet
+        except (OSError, ValueError):
+            return True  # reset, or closed under us
+        if not data:
+            self._ended = True
+            return True
+        self._held = data
+        return False
+
+
+def _readable_now(connection: socket.socket) -> bool:
+    """Whether reading the socket would not block (data, or the peer's end)."""
+    if hasattr(select, "poll"):  # select() cannot watch a descriptor over 1023
+        poller = select.poll()
+        poller.register(connection, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([connection], [], [], 0)
+    return bool(readable)
+
+
+class _HeadLines:
+    """Stands in for ``rfile`` while http.server reads the header lines, and keeps them."""
+
+    def __init__(self, rfile: Any) -> None:
+        self.rfile = rfile
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self.rfile.readline(limit)
+        self.lines.append(line)
+        return line
+
+
 class _Handler(WSGIRequestHandler):
     """One connection: many requests in turn, each through the WSGI app."""
 
@@ -76,57 +354,112 @@ class _Handler(WSGIRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.idle_timeout)
+        self.rfile.close()  # the socket's own file: reads go through the reader instead
+        self._reader = _ConnectionReader(self.connection, self.server.idle_timeout)
+        self.rfile = io.BufferedReader(self._reader)
+        self._framing = _Framing(None, chunked=False)
+        self._expect_continue = False
 
     def handle_one_request(self) -> None:
-        """Wait for a request line; from then until the answer is out, the connection is busy."""
+        """Wait for a request; from its first byte until the answer is out, the connection is
+        busy."""
+        self.path = ""
+        self._expect_continue = False
         try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-            return
-        if not self.raw_requestline:
+            if not self.rfile.peek(1):  # type: ignore[attr-defined]
+                self.close_connection = True
+                return
+        except OSError:  # idle past the timeout, reset, or a broken TLS record
             self.close_connection = True
             return
         self.server.set_busy(self.connection, True)
         try:
-            if len(self.raw_requestline) > 65536:
-                self.requestline = self.request_version = self.command = ""
-                self.send_error(414, "Request line too long")
-                return
-            if self.parse_request():
+            if self._read_head():
+                if self._expect_continue:
+                    self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 self.run_wsgi()
         finally:
             self.server.set_busy(self.connection, False)
             if self.server.stopping:
                 self.close_connection = True
 
+    def _read_head(self) -> bool:
+        """Read the request line and headers within the idle timeout and check their framing;
+        False once a 4xx has been answered (or the client has gone)."""
+        self._reader.start_head()
+        timed_out = False
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self._reader.end_head()
+                self.send_error(414, "Request line too long")
+                return False
+            head = _HeadLines(self.rfile)
+            self.rfile = cast(Any, head)
+            try:
+                if not self.parse_request():
+                    return False
+            finally:
+                self.rfile = head.rfile
+        except TimeoutError:
+            timed_out = True
+        except OSError:  # reset, or a broken TLS record: nobody is left to answer
+            self.close_connection = True
+            return False
+        finally:
+            self._reader.end_head()
+        if timed_out:
+            self.send_error(408, f"The request line and headers must arrive within "
+                                 f"{self.server.idle_timeout:g} s of the request's first byte")
+            return False
+        try:
+            self._framing = _request_framing(head.lines, self.headers, self.request_version)
+        except _BadFraming as bad:
+            self.send_error(400, bad.message, field=bad.field)
+            return False
+        return True
+
+    def handle_expect_100(self) -> bool:
+        # Answered once the framing is known to be good, and only to an HTTP/1.1 client (the
+        # only kind http.server asks about); a second "100 Continue" breaks Node's pattern.
+        self._expect_continue = True
+        return True
+
     def run_wsgi(self) -> None:
-        # ``Expect: 100-continue`` was answered by http.server's parse_request, once, and only
-        # to an HTTP/1.1 client; a second "100 Continue" breaks Node's documented pattern.
         if self.plain_on_tls:
             self.send_error(400, "This port speaks HTTPS: use https:// (and trust mockseg's CA "
                                  "certificate) instead of http://")
             return
-        environ = self.make_environ()
-        stream: LimitedStream | None = None
-        if not environ.get("wsgi.input_terminated"):
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                if length < 0:
-                    raise ValueError(length)
-            except ValueError:
-                self.send_error(400, "Invalid Content-Length header")
-                return
-            stream = LimitedStream(self.rfile, length)  # type: ignore[arg-type]
-            environ["wsgi.input"] = stream
-            environ["wsgi.input_terminated"] = True
+        try:
+            environ = self.make_environ()
+        except ValueError as exc:  # a target urllib cannot split, such as "http://[x/"
+            self.send_error(400, f"Invalid request target {self.path!r}: {exc}")
+            return
+        framing = self._framing
+        stream: LimitedStream | _ChunkedBody
+        if framing.chunked:
+            stream = _ChunkedBody(self.rfile)
+        else:
+            stream = LimitedStream(self.rfile, framing.length or 0)  # type: ignore[arg-type]
+            if framing.length is not None:
+                environ["CONTENT_LENGTH"] = str(framing.length)
+        environ["wsgi.input"] = stream
+        environ["wsgi.input_terminated"] = True
+        environ[CLIENT_GONE] = self._reader.client_gone
         try:
             status, headers, body = call_wsgi(self.server.app, environ)
         except (ConnectionError, TimeoutError) as exc:
             self.connection_dropped(exc, environ)
             self.close_connection = True
             return
-        if not self._body_finished(environ, stream):
+        except Exception:  # a bug in mockseg: still an answer and a record, never a dropped call
+            log.exception("mockseg: failed on %s %r", self.command, self.path)
+            self._send_api_error(InternalError("mockseg failed on this request (a bug in "
+                                               "mockseg; its log has the details)",
+                                               field="request"))
+            return
+        if not self._body_finished(stream):
             self.close_connection = True
         head = [f"{self.protocol_version} {status}\r\n",
                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"]
@@ -136,10 +469,11 @@ class _Handler(WSGIRequestHandler):
         head.append("\r\n")
         self.wfile.write("".join(head).encode("latin-1") + body)
 
-    def _body_finished(self, environ: dict[str, Any], stream: LimitedStream | None) -> bool:
+    @staticmethod
+    def _body_finished(stream: LimitedStream | _ChunkedBody) -> bool:
         """Whether the request body is consumed, draining a small remainder if needed."""
-        if stream is None:  # chunked: werkzeug's DechunkedInput knows when it has ended
-            return bool(getattr(environ["wsgi.input"], "_done", False))
+        if isinstance(stream, _ChunkedBody):
+            return stream.done
         remaining = stream.limit - stream._pos
         if remaining == 0:
             return True
@@ -151,19 +485,27 @@ class _Handler(WSGIRequestHandler):
             return False
         return True
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol errors (bad request line, huge headers) in the documented JSON shape."""
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None,
+                   *, field: str = "request") -> None:
+        """Protocol errors (bad request line or framing, huge or slow headers) in the documented
+        JSON shape, recorded; the connection closes after."""
         text = message or self.responses.get(code, ("Bad request",))[0]
-        error = (RequestHeaderTooLarge if code == 431 else InvalidRequest)(text, field="request")
+        error = (RequestHeaderTooLarge if code == 431 else InvalidRequest)(text, field=field)
         # http.server answers an HTTP/2.0 request line with 505; a bad request is a 4xx here.
         error.code = int(code) if int(code) < 500 else 400
+        self._send_api_error(error)
+
+    def _send_api_error(self, error: ApiError) -> None:
+        """Answer ``error`` (recorded by the app, when it records) and close the connection."""
         code = error.code
         self.close_connection = True
         recorder = getattr(self.server.app, "record_protocol_error", None)
+        body = error_bytes(error)  # for another WSGI app, or if the journal fails too
         if recorder is not None:
-            body = recorder((getattr(self, "path", "") or "").split("?", 1)[0], error)
-        else:
-            body = error_bytes(error)
+            try:
+                body = recorder((getattr(self, "path", "") or "").split("?", 1)[0], error)
+            except Exception:
+                log.exception("mockseg: could not record a refused request")
         head = (f"HTTP/1.1 {code} {self.responses.get(code, ('',))[0]}\r\n"
                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"
                 "Content-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n"
@@ -222,6 +564,9 @@ class KeepAliveServer(ThreadedWSGIServer):
         self._connections_lock = threading.Lock()
         self._work: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
         self._idle_workers = 0
+        self._accept_pause = 0.0  # seconds: the next pause after accept() runs out
+        self._accept_paused_until = 0.0
+        self._accept_warned = False
 
     def server_bind(self) -> None:
         try:
@@ -231,13 +576,43 @@ class KeepAliveServer(ThreadedWSGIServer):
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ, "accept")
             selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+            watching = False
             while not self.stopping:
-                for key, _ in selector.select():
+                pause = self._accept_paused_until - time.monotonic()
+                if pause > 0 and watching:
+                    selector.unregister(self.socket)
+                    watching = False
+                elif pause <= 0 and not watching:
+                    selector.register(self.socket, selectors.EVENT_READ, "accept")
+                    watching = True
+                for key, _ in selector.select(pause if pause > 0 else None):
                     if key.data == "wake":
                         return
                     self._handle_request_noblock()  # type: ignore[attr-defined]
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; out of descriptors, pause accepting (growing pauses) instead of
+        retrying at once, which would spin the CPU while no client is served."""
+        try:
+            accepted = super().get_request()
+        except OSError as error:
+            if error.errno in _ACCEPT_EXHAUSTED:
+                self._pause_accepting(error)
+            raise
+        self._accept_pause = 0.0
+        return accepted
+
+    def _pause_accepting(self, error: OSError) -> None:
+        pause = min(max(self._accept_pause * 2, _ACCEPT_PAUSE_FIRST), _ACCEPT_PAUSE_MAX)
+        self._accept_pause = pause
+        self._accept_paused_until = time.monotonic() + pause
+        if not self._accept_warned:
+            self._accept_warned = True
+            log.warning("mockseg: cannot accept a connection (%s); pausing up to %g s between "
+                        "tries until descriptors are free. Idle keep-alive connections hold "
+                        "one each: raise the limit (ulimit -n) or lower --idle-timeout.",
+                        error.strerror or error, _ACCEPT_PAUSE_MAX)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to an idle worker thread, or to a new one if none is idle.

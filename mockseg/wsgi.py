@@ -1,8 +1,10 @@
 """A WSGI entry point for running mockseg under a server such as gunicorn.
 
-``gunicorn -w 4 -b 127.0.0.1:8765 'mockseg.wsgi:create_app()'`` with ``MOCKSEG_JOURNAL`` set to
-a SQLite file lets every worker process record into, and read from, the same journal. Settings
-come from the environment:
+``gunicorn -k gthread --threads 8 -w 2 -b 127.0.0.1:8765 'mockseg.wsgi:create_app()'`` with
+``MOCKSEG_JOURNAL`` set to a SQLite file lets every worker process record into, and read from,
+the same journal. Use threaded workers: a long-poll (``GET /__mockseg/calls?wait=...``, as each
+open journal page makes) holds a thread while it waits, and would hold a whole sync worker.
+Settings come from the environment:
 
 - ``MOCKSEG_MODE``: ``strict`` (default) or ``segment``;
 - ``MOCKSEG_WRITE_KEYS``: comma-separated accepted write keys (default: any key);
