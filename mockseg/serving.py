@@ -39,20 +39,19 @@ import errno
 import io
 import logging
 import queue
-import re
 import select
 import selectors
 import socket
 import ssl
 import threading
 import time
-from email.message import Message
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
 from mockseg.errors import ApiError, InternalError, InvalidRequest, RequestHeaderTooLarge
+from mockseg.framing import BadFraming, ChunkedBody, Framing, request_framing
 from mockseg.responses import error_bytes
 
 __all__ = ["CLIENT_GONE", "IDLE_TIMEOUT", "KeepAliveServer", "call_wsgi"]
@@ -66,26 +65,10 @@ IDLE_TIMEOUT = 30.0
 CLIENT_GONE = "mockseg.client_gone"
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
-#: http.client's limits for the head, applied to the trailers of a chunked body as well.
-_MAX_LINE = 65_536
-_MAX_FIELDS = 100
-#: A chunk-size line, extensions included, longer than this is refused.
-_MAX_CHUNK_LINE = 4_096
 #: accept() errors that mean "out of descriptors or memory": retried after a pause, not at once.
 _ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _ACCEPT_PAUSE_FIRST = 0.1
 _ACCEPT_PAUSE_MAX = 1.0
-
-# RFC 9110 §5.6.2 and RFC 9112 §5, §7.1. A field line: a token, a colon, optional whitespace,
-# then visible characters, obs-text, spaces and tabs: no CR, LF, NUL or other controls.
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_FIELD_LINE = re.compile(_TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r?\n")
-_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"'
-_CHUNK_EXT = (rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED
-              + rb"))?)*")
-_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT + rb"\r\n")
-_DIGITS = re.compile(r"[0-9]+")
-
 
 def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     """Call a WSGI app that returns its body (as mockseg's does): status, headers, body."""
@@ -107,140 +90,6 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, s
 
 def _no_write(data: bytes) -> None:
     raise AssertionError("mockseg's app returns its body; it never calls write()")
-
-
-# --- framing ------------------------------------------------------------------------------------
-
-class _BadFraming(Exception):
-    """A request whose head breaks RFC 9112's framing rules: a 400, then the connection closes."""
-
-    def __init__(self, message: str, field: str = "request") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class _Framing(NamedTuple):
-    """Where a request's body ends: after ``length`` bytes, or at the last chunk."""
-
-    length: int | None
-    chunked: bool
-
-
-def _shown(line: bytes) -> str:
-    text = line.rstrip(b"\r\n").decode("latin-1")
-    return repr(text if len(text) <= 60 else text[:60] + "...")
-
-
-def _check_field_lines(lines: list[bytes]) -> None:
-    """Each header line is ``Name: value``; the head ends with an empty line."""
-    if not lines or lines[-1] not in (b"\r\n", b"\n"):
-        raise _BadFraming("The request ended before the empty line that ends its headers")
-    for line in lines[:-1]:
-        if line[:1] in (b" ", b"\t"):
-            raise _BadFraming(f"Header line {_shown(line)} is folded onto the line before it "
-                              "(obsolete line folding is not accepted, RFC 9112 §5.2)")
-        if not _FIELD_LINE.fullmatch(line):
-            raise _BadFraming(f"Malformed header line {_shown(line)}: a header is Name: value, "
-                              "with a token for its name, no space before the colon and no "
-                              "control characters (RFC 9112 §5)")
-
-
-def _list_items(values: list[str]) -> list[str]:
-    return [item.strip(" \t") for value in values for item in value.split(",")]
-
-
-def _request_framing(lines: list[bytes], headers: Message, version: str) -> _Framing:
-    """How the body of a request with these header lines is delimited, or ``_BadFraming``."""
-    _check_field_lines(lines)
-    if len(headers.get_all("Host") or ()) > 1:
-        raise _BadFraming("The request has more than one Host header", field="Host")
-    encodings = headers.get_all("Transfer-Encoding")
-    lengths = headers.get_all("Content-Length")
-    if encodings is not None:
-        if lengths is not None:
-            raise _BadFraming("The request has both Content-Length and Transfer-Encoding; send "
-                              "one of them (RFC 9112 §6.3)", field="Transfer-Encoding")
-        if version != "HTTP/1.1":
-            raise _BadFraming(f"Transfer-Encoding needs HTTP/1.1, not {version}",
-                              field="Transfer-Encoding")
-        codings = [item.lower() for item in _list_items(encodings) if item]
-        if codings != ["chunked"]:
-            raise _BadFraming(f"Unsupported Transfer-Encoding {', '.join(encodings)!r}: only "
-                              "'chunked' is accepted", field="Transfer-Encoding")
-        return _Framing(None, chunked=True)
-    if lengths is None:
-        return _Framing(None, chunked=False)
-    items = _list_items(lengths)
-    if not all(_DIGITS.fullmatch(item) for item in items):
-        raise _BadFraming(f"Invalid Content-Length {', '.join(lengths)!r}: it must be a number "
-                          "of bytes, digits only", field="Content-Length")
-    numbers = {item.lstrip("0") or "0" for item in items}
-    if len(numbers) > 1:
-        raise _BadFraming(f"Conflicting Content-Length values {', '.join(lengths)!r}",
-                          field="Content-Length")
-    number = numbers.pop()
-    if len(number) > 18:
-        raise _BadFraming(f"Content-Length {number[:20]}... is too large",
-                          field="Content-Length")
-    return _Framing(int(number), chunked=False)
-
-
-class _ChunkedBodyError(OSError):
-    """A chunked body that breaks RFC 9112 §7.1; read like a broken connection."""
-
-
-class _ChunkedBody(io.RawIOBase):
-    """A ``Transfer-Encoding: chunked`` request body (RFC 9112 §7.1).
-
-    Chunk extensions and trailer fields are checked and ignored; chunk lines must end in CRLF.
-    ``done`` turns True once the last chunk and the trailers are read, so the connection can
-    serve its next request.
-    """
-
-    def __init__(self, rfile: io.BufferedIOBase) -> None:
-        self._rfile = rfile
-        self._left = 0  # bytes still to read in the current chunk
-        self.done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        filled = 0
-        while filled < len(view) and not self.done:
-            if self._left == 0:
-                self._left = self._chunk_size()
-                if self._left == 0:
-                    self._trailers()
-                    self.done = True
-                    break
-            want = min(self._left, len(view) - filled)
-            got = self._rfile.readinto(view[filled:filled + want])
-            if not got:
-                raise _ChunkedBodyError("The chunked request body ended inside a chunk")
-            filled += got
-            self._left -= got
-            if self._left == 0 and self._rfile.read(2) != b"\r\n":
-                raise _ChunkedBodyError("A chunk of the request body is not followed by CRLF")
-        return filled
-
-    def _chunk_size(self) -> int:
-        line = self._rfile.readline(_MAX_CHUNK_LINE + 1)
-        match = _CHUNK_LINE.fullmatch(line)
-        if match is None:
-            raise _ChunkedBodyError(f"Invalid chunk-size line {_shown(line)} in the request body")
-        return int(match[1], 16)
-
-    def _trailers(self) -> None:
-        for _ in range(_MAX_FIELDS + 1):
-            line = self._rfile.readline(_MAX_LINE + 1)
-            if line == b"\r\n":
-                return
-            if not line.endswith(b"\r\n") or not _FIELD_LINE.fullmatch(line):
-                raise _ChunkedBodyError(f"Invalid trailer line {_shown(line)} in the request body")
-        raise _ChunkedBodyError(f"More than {_MAX_FIELDS} trailer fields in the request body")
 
 
 # --- the connection -----------------------------------------------------------------------------
@@ -357,7 +206,7 @@ class _Handler(WSGIRequestHandler):
         self.rfile.close()  # the socket's own file: reads go through the reader instead
         self._reader = _ConnectionReader(self.connection, self.server.idle_timeout)
         self.rfile = io.BufferedReader(self._reader)
-        self._framing = _Framing(None, chunked=False)
+        self._framing = Framing(None, chunked=False)
         self._expect_continue = False
 
     def handle_one_request(self) -> None:
@@ -414,8 +263,8 @@ class _Handler(WSGIRequestHandler):
                                  f"{self.server.idle_timeout:g} s of the request's first byte")
             return False
         try:
-            self._framing = _request_framing(head.lines, self.headers, self.request_version)
-        except _BadFraming as bad:
+            self._framing = request_framing(head.lines, self.headers, self.request_version)
+        except BadFraming as bad:
             self.send_error(400, bad.message, field=bad.field)
             return False
         return True
@@ -437,9 +286,9 @@ class _Handler(WSGIRequestHandler):
             self.send_error(400, f"Invalid request target {self.path!r}: {exc}")
             return
         framing = self._framing
-        stream: LimitedStream | _ChunkedBody
+        stream: LimitedStream | ChunkedBody
         if framing.chunked:
-            stream = _ChunkedBody(self.rfile)
+            stream = ChunkedBody(self.rfile)
         else:
             stream = LimitedStream(self.rfile, framing.length or 0)  # type: ignore[arg-type]
             if framing.length is not None:
@@ -470,9 +319,9 @@ class _Handler(WSGIRequestHandler):
         self.wfile.write("".join(head).encode("latin-1") + body)
 
     @staticmethod
-    def _body_finished(stream: LimitedStream | _ChunkedBody) -> bool:
+    def _body_finished(stream: LimitedStream | ChunkedBody) -> bool:
         """Whether the request body is consumed, draining a small remainder if needed."""
-        if isinstance(stream, _ChunkedBody):
+        if isinstance(stream, ChunkedBody):
             return stream.done
         remaining = stream.limit - stream._pos
         if remaining == 0:
