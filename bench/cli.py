@@ -19,6 +19,7 @@ from bench.harness import (
     summary_lines,
 )
 from bench.micro import run_memory, run_validate
+from bench.prism import run_prism
 from bench.servers import (
     run_intercept,
     run_start_stop,
@@ -26,6 +27,7 @@ from bench.servers import (
     run_throughput_group,
 )
 from bench.suites import run_fixture_suite, run_plugin_load
+from bench.watchers import run_watchers
 
 __all__ = ["COMPARISONS", "main"]
 
@@ -40,6 +42,8 @@ COMPARISONS: dict[str, Callable[[Context], Result]] = {
     "strategies": run_strategies,
     "memory": run_memory,
     "plugin-load": run_plugin_load,
+    "watchers": run_watchers,
+    "prism": run_prism,
 }
 
 

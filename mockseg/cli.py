@@ -18,7 +18,7 @@ from mockseg import __version__
 from mockseg.cdn import CdnSettingsError
 from mockseg.conform import PLACEHOLDERS
 from mockseg.guard import is_loopback as _is_loopback
-from mockseg.journal import DEFAULT_MAX_RECORDS, Record
+from mockseg.journal import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Record
 from mockseg.logline import printable
 from mockseg.rules import MESSAGE_TYPES, Limits
 from mockseg.serving import IDLE_TIMEOUT
@@ -97,6 +97,7 @@ def serve(args: argparse.Namespace) -> int:
             on_records=None if args.quiet else _log_records,
             journal=args.journal,
             max_records=args.max_records or None,
+            max_journal_bytes=args.max_journal_bytes or None,
             admin_token=token,
             allow_hosts=allow_hosts,
             idle_timeout=args.idle_timeout,
@@ -149,6 +150,17 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is outside 0 to 65535")
     return port
+
+
+def _bound(text: str) -> int:
+    """A bound for --max-records or --max-journal-bytes: a whole number, 0 for no bound."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; 0 means no bound")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -218,9 +230,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--journal", metavar="FILE",
                      help="keep the journal in this SQLite file (WAL mode): every answered call "
                           "is committed first, kept across restarts, shareable by processes")
-    run.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
+    run.add_argument("--max-records", type=_bound, default=DEFAULT_MAX_RECORDS, metavar="N",
                      help=f"records the in-memory journal keeps before evicting the oldest "
                           f"(default {DEFAULT_MAX_RECORDS}; 0 for no bound)")
+    run.add_argument("--max-journal-bytes", type=_bound, default=DEFAULT_MAX_BYTES, metavar="N",
+                     help=f"bytes of records (their JSON, plus 1 KB each) the in-memory journal "
+                          f"keeps before evicting the oldest (default {DEFAULT_MAX_BYTES}, "
+                          f"{DEFAULT_MAX_BYTES // 2**20} MB; 0 for no bound)")
     run.add_argument("--admin-token", metavar="T",
                      help="require 'Authorization: Bearer T' on the /__mockseg/ admin API "
                           "(default: $MOCKSEG_ADMIN_TOKEN; an empty token is an error)")

@@ -1,8 +1,14 @@
 """The journal: one record per message received, accepted or not. Thread-safe; knows no HTTP.
 
-Two stores share one interface: :class:`Journal` keeps records in memory, bounded (the oldest
-are evicted and counted once the bound is reached); :class:`SqliteJournal` keeps them in a SQLite
-file in WAL mode, committed before the call is answered, shareable by several server processes.
+Two stores share one interface: :class:`Journal` keeps records in memory, bounded by a count
+and a byte budget (the oldest are evicted and counted once either is reached);
+:class:`SqliteJournal` keeps them in a SQLite file in WAL mode, committed before the call is
+answered, shareable by several server processes.
+
+Waiting costs the recording side almost nothing: a pending :meth:`Journal.wait` is registered
+with its filter, and each new record is checked against each registered filter once. No waiter
+scans the journal again after its first selection, which starts at its ``after`` id by bisection
+(records are kept in increasing id order).
 """
 
 from __future__ import annotations
@@ -12,21 +18,38 @@ import logging
 import sqlite3
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from os import PathLike
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mockseg.jsoncodec import dumps
 from mockseg.validation import Violation
 
-__all__ = ["DEFAULT_MAX_RECORDS", "CallFilter", "Journal", "Record", "SqliteJournal"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RECORDS",
+    "RECORD_OVERHEAD_BYTES",
+    "CallFilter",
+    "Journal",
+    "Record",
+    "SqliteJournal",
+    "kept_bytes",
+]
 
 log = logging.getLogger("mockseg")
 
 #: How many records the memory journal keeps before it evicts the oldest.
 DEFAULT_MAX_RECORDS = 100_000
+#: The memory journal's byte budget (256 MB), counted with :func:`kept_bytes`.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+#: What a record is counted for beyond its text (see :func:`kept_bytes`): the record object,
+#: its ids, timestamp and verdict, and its share of the headers and answer it points at.
+RECORD_OVERHEAD_BYTES = 1024
 
 
 class Record:
@@ -38,6 +61,7 @@ class Record:
     """
 
     __slots__ = (
+        "_kept_bytes",
         "_payload",
         "anonymous_id",
         "auth",
@@ -110,6 +134,7 @@ class Record:
         self.scope = scope
         #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
         self.response: Mapping[str, Any] | None = None
+        self._kept_bytes = 0  # set by the memory journal that keeps it
 
     @property
     def payload(self) -> Any:
@@ -262,40 +287,158 @@ class CallFilter:
 
 
 _ANY = CallFilter()
+_ID = attrgetter("id")
+#: Sits in the slots of evicted records until the list is compacted; it holds nothing.
+_EVICTED: Record = Record.__new__(Record)
+#: Evicted slots at the head of the list are dropped once there are this many and they are
+#: more than the records kept (each compaction moves the kept references once).
+_COMPACT_AFTER = 1024
+#: Records a listing reads per hold of the lock (``iter_select``).
+_PAGE = 1000
+#: How often a waiter asks its ``cancelled`` callable whether its client is still there.
+_CANCEL_CHECK_SECONDS = 0.5
+
+Cancelled = Callable[[], bool]
+
+
+def kept_bytes(record: Record) -> int:
+    """What ``record`` counts against the memory journal's byte budget.
+
+    Its payload's JSON bytes (the body as received), its raw body (a request that could not
+    be parsed), the text of its errors, warnings and recorded headers (headers shared by
+    several records are counted for each), plus :data:`RECORD_OVERHEAD_BYTES` for the rest.
+    """
+    payload = record._payload
+    if isinstance(payload, bytes):
+        size = len(payload)
+    elif payload is None:
+        size = 0
+    else:  # a record made in Python with a parsed payload
+        try:
+            size = len(dumps(payload))
+        except (TypeError, ValueError):  # not JSON at all: its repr is as good an estimate
+            size = len(repr(payload))
+    size += len(record.raw_body) if record.raw_body is not None else 0
+    for violation in (*record.errors, *record.warnings):
+        size += len(violation.field) + len(violation.message)
+    for name, value in record.headers.items():
+        size += len(name) + len(value)
+    return size + RECORD_OVERHEAD_BYTES
+
+
+def _window(records: list[Record], limit: int | None, last: int | None) -> list[Record]:
+    """The first ``limit`` or the last ``last`` of ``records`` (all of them with neither)."""
+    if limit is not None:
+        return records[:limit]
+    if last is not None:
+        return records[max(len(records) - last, 0):]
+    return records
+
+
+def _check_window(limit: int | None, last: int | None) -> None:
+    if limit is not None and last is not None:
+        raise ValueError("give limit (the oldest matches) or last (the newest), not both")
+
+
+def _tally(counts: Counter[str], by_type: Counter[str], record: Record, step: int) -> None:
+    """Count ``record`` in (step 1) or out of (step -1) the totals that stats reports."""
+    counts[record.status] += step
+    by_type[record.type or "null"] += step
+    counts["faults"] += step * record.fault
+    counts["duplicates"] += step * (record.duplicate_of is not None)
+    counts["with_warnings"] += step * bool(record.warnings)
+
+
+class _Waiter:
+    """One pending wait: its filter, how many matches it wants, and those found so far."""
+
+    __slots__ = ("after", "count", "error", "event", "found", "where", "woken")
+
+    def __init__(self, where: CallFilter, after: int, count: int,
+                 found: Iterable[Record] = ()) -> None:
+        self.where = where
+        self.after = after
+        self.count = count
+        self.found: deque[Record] = deque(found)
+        #: Set when the wait should look again: enough matches, a wake-up, a matcher error.
+        self.event = threading.Event()
+        self.error: Exception | None = None
+        self.woken = False
+
+    def matching(self, records: Sequence[Record]) -> list[Record]:
+        """The new records this waiter wants. A matcher that raises ends this wait (with its
+        error, raised in the waiting thread), never the call being recorded."""
+        try:
+            return [record for record in records
+                    if record.id > self.after and self.where.matches(record)]
+        except Exception as error:
+            self.error = error
+            self.event.set()
+            return []
+
+    def wake(self) -> None:
+        self.woken = True
+        self.event.set()
+
+    def sleep(self, deadline: float, step: float | None, cancelled: Cancelled | None) -> bool:
+        """Wait for the event up to ``step`` seconds; False once the deadline has passed or the
+        client has gone."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or (cancelled is not None and cancelled()):
+            return False
+        if cancelled is not None:
+            step = _CANCEL_CHECK_SECONDS if step is None else min(step, _CANCEL_CHECK_SECONDS)
+        self.event.wait(remaining if step is None else min(remaining, step))
+        return True
 
 
 class Journal:
     """Records in memory: ids, duplicate detection, counters and waiting.
 
-    At most ``max_records`` are kept (None: no bound). Past that the oldest are evicted; the
-    ``dropped`` count in :meth:`stats` says how many, and the first eviction logs a warning.
+    At most ``max_records`` are kept, and at most ``max_bytes`` counted with
+    :func:`kept_bytes` (None: no bound; the newest record is kept even if it alone is over
+    the budget). Past either, the oldest are evicted; the ``dropped`` count in :meth:`stats`
+    says how many, and the first eviction logs a warning naming the bound that was reached.
     """
 
-    def __init__(self, max_records: int | None = DEFAULT_MAX_RECORDS) -> None:
-        if max_records is not None and (isinstance(max_records, bool) or max_records < 1):
-            raise ValueError(f"max_records must be a positive integer or None, not {max_records!r}")
+    def __init__(self, max_records: int | None = DEFAULT_MAX_RECORDS,
+                 max_bytes: int | None = DEFAULT_MAX_BYTES) -> None:
+        for name, value in (("max_records", max_records), ("max_bytes", max_bytes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, not {value!r}")
         self.max_records = max_records
-        self._changed = threading.Condition()
-        self._records: deque[Record] = deque()
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        # Oldest first, ids increasing; the slots before _start hold _EVICTED.
+        self._records: list[Record] = []
+        self._start = 0
+        self._bytes = 0
         self._next_id = 1
         self._first_by_message_id: dict[str, int] = {}
         self._counts: Counter[str] = Counter()
         self._by_type: Counter[str] = Counter()
+        # The same tallies per scope (with "total"), so a scoped view's stats cost no scan.
+        self._scopes: dict[str, tuple[Counter[str], Counter[str]]] = {}
         self._dropped = 0
-        self._wakeups = 0
+        self._waiters: set[_Waiter] = set()
 
     def add(self, records: Iterable[Record]) -> list[Record]:
-        """Number ``records``, mark duplicates by messageId, store them and wake waiters."""
+        """Number ``records``, mark duplicates by messageId, store them, evict past the
+        bounds and hand the new records to the waiters that want them."""
         added = list(records)
-        with self._changed:
+        if self.max_bytes is not None:
+            for record in added:
+                record._kept_bytes = kept_bytes(record)
+        with self._lock:
             for record in added:
                 record.id = self._next_id
                 self._next_id += 1
+                self._bytes += record._kept_bytes
                 self._count(record, mark_duplicate=True)
-            if self.max_records is not None:
-                while len(self._records) > self.max_records:
-                    self._evict(self._records.popleft())
-            self._changed.notify_all()
+            evicted = self._evict_past_bounds()
+            if self._waiters:
+                self._offer(added, evicted)
         return added
 
     def _count(self, record: Record, *, mark_duplicate: bool) -> None:
@@ -309,91 +452,209 @@ class Journal:
         self._tally(record, 1)
 
     def _tally(self, record: Record, step: int) -> None:
-        self._counts[record.status] += step
-        self._by_type[record.type or "null"] += step
-        self._counts["faults"] += step * record.fault
-        self._counts["duplicates"] += step * (record.duplicate_of is not None)
-        self._counts["with_warnings"] += step * bool(record.warnings)
+        _tally(self._counts, self._by_type, record, step)
+        scope = record.scope
+        if scope is not None:
+            counts, by_type = self._scopes.setdefault(scope, (Counter(), Counter()))
+            _tally(counts, by_type, record, step)
+            counts["total"] += step
+            if not counts["total"]:
+                del self._scopes[scope]
 
-    def _evict(self, record: Record) -> None:
+    def _evict_past_bounds(self) -> bool:
+        """Evict the oldest records while a bound is exceeded; whether any went (lock held)."""
+        records, max_records, max_bytes = self._records, self.max_records, self.max_bytes
+        evicted = False
+        while True:
+            kept = len(records) - self._start
+            if max_records is not None and kept > max_records:
+                bound = f"{max_records} records"
+            elif max_bytes is not None and self._bytes > max_bytes and kept > 1:
+                budget = (f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20
+                          else f"{max_bytes:,} bytes")
+                bound = f"{budget} of records (its byte budget)"
+            else:
+                break
+            record = records[self._start]
+            records[self._start] = _EVICTED
+            self._start += 1
+            self._evict(record, bound)
+            evicted = True
+        if self._start > _COMPACT_AFTER and self._start * 2 > len(records):
+            del records[:self._start]
+            self._start = 0
+        return evicted
+
+    def _evict(self, record: Record, bound: str) -> None:
         """Forget the oldest record, and say so the first time (lock held)."""
         self._tally(record, -1)
+        self._bytes -= record._kept_bytes
         if self._by_type[record.type or "null"] == 0:
             del self._by_type[record.type or "null"]
         message_id = record.message_id
         if message_id and self._first_by_message_id.get(message_id) == record.id:
             del self._first_by_message_id[message_id]
         if self._dropped == 0:
-            log.warning("mockseg: the journal holds at most %d records; evicting the oldest "
-                        "(see 'dropped' in /__mockseg/stats)", self.max_records)
+            log.warning("mockseg: the journal holds at most %s; evicting the oldest "
+                        "(see 'dropped' in /__mockseg/stats)", bound)
         self._dropped += 1
+
+    def _offer(self, added: list[Record], evicted: bool) -> None:
+        """Give each waiter the new records it wants; wake those that have enough. After an
+        eviction, waiters let go of the evicted records they held (lock held)."""
+        oldest = self._records[self._start].id if evicted else 0
+        satisfied = []
+        for waiter in self._waiters:
+            waiter.found.extend(waiter.matching(added))
+            found = waiter.found
+            while found and found[0].id < oldest:
+                found.popleft()
+            if len(found) >= waiter.count or waiter.error is not None:
+                waiter.event.set()
+                satisfied.append(waiter)
+        self._waiters.difference_update(satisfied)
+
+    def _bounds(self, after: int, before: int | None) -> tuple[int, int]:
+        """The list positions of the records with ``after < id < before`` (lock held)."""
+        records, start = self._records, self._start
+        low = bisect_right(records, after, lo=start, key=_ID)
+        high = len(records) if before is None else bisect_left(records, before, lo=low, key=_ID)
+        return low, high
 
     def select(
         self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
     ) -> list[Record]:
         """Matching records, oldest first: those with an id above ``after``, at most ``limit``."""
-        with self._changed:
-            chosen = [record for record in self._records
-                      if record.id > after and where.matches(record)]
-        return chosen if limit is None else chosen[:limit]
+        return self.page(where, after=after, limit=limit)[0]
+
+    def page(
+        self,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], int]:
+        """Matching records with ``after < id < before``, oldest first: all, the oldest
+        ``limit`` or the newest ``last`` of them; and how many match in all."""
+        _check_window(limit, last)
+        with self._lock:
+            low, high = self._bounds(after, before)
+            if where == _ANY:
+                total = high - low
+                if limit is not None:
+                    high = min(high, low + limit)
+                elif last is not None:
+                    low = max(low, high - last)
+                return self._records[low:high], total
+            chosen = [record for record in self._records[low:high] if where.matches(record)]
+        return _window(chosen, limit, last), len(chosen)
+
+    def iter_select(
+        self, where: CallFilter = _ANY, *, after: int = 0, before: int | None = None
+    ) -> Iterator[Record]:
+        """Matching records with ``after < id < before``, oldest first, as of the first
+        ``next()``. They are read a page at a time and the lock is never held while the
+        caller works, so a long listing delays no tracking call."""
+        with self._lock:
+            end = self._next_id
+        end = end if before is None else min(end, before)
+        cursor = after
+        while cursor < end - 1:
+            with self._lock:
+                low, high = self._bounds(cursor, end)
+                chunk = self._records[low:min(high, low + _PAGE)]
+            if not chunk:
+                return
+            cursor = chunk[-1].id
+            yield from (chunk if where == _ANY else
+                        (record for record in chunk if where.matches(record)))
 
     def wait(
-        self, count: int, timeout: float, where: CallFilter = _ANY, *, after: int = 0
+        self,
+        count: int,
+        timeout: float,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        cancelled: Cancelled | None = None,
     ) -> tuple[list[Record], bool]:
-        """Block until ``count`` records (with an id above ``after``) match, or ``timeout``
-        seconds pass. Returns the matching records and whether there were enough of them.
+        """Block until ``count`` records (with an id above ``after``) match, ``timeout``
+        seconds pass, or ``cancelled()`` (asked every half second) says the client has gone.
+        Returns the matching records and whether there were enough of them.
         """
         deadline = time.monotonic() + max(timeout, 0.0)
-        with self._changed:
-            woken = self._wakeups
-            while True:
-                chosen = [record for record in self._records
-                          if record.id > after and where.matches(record)]
-                remaining = deadline - time.monotonic()
-                if len(chosen) >= count or remaining <= 0 or self._wakeups != woken:
-                    return chosen, len(chosen) >= count
-                self._changed.wait(remaining)
+        with self._lock:
+            low, _ = self._bounds(after, None)
+            found = [record for record in self._records[low:] if where.matches(record)]
+            if len(found) >= count or timeout <= 0:
+                return found, len(found) >= count
+            waiter = _Waiter(where, after, count, found)
+            self._waiters.add(waiter)
+        try:
+            while not waiter.event.is_set() and waiter.sleep(deadline, None, cancelled):
+                pass
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+                found = list(waiter.found)
+        if waiter.error is not None:
+            raise waiter.error
+        return found, len(found) >= count
+
+    @property
+    def waiting(self) -> int:
+        """How many :meth:`wait` calls are pending."""
+        with self._lock:
+            return len(self._waiters)
 
     def wake_waiters(self) -> None:
         """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
-        with self._changed:
-            self._wakeups += 1
-            self._changed.notify_all()
+        with self._lock:
+            for waiter in self._waiters:
+                waiter.wake()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Forget the matching records (all, by default); ids keep increasing."""
-        with self._changed:
-            kept = [] if where == _ANY else [r for r in self._records if not where.matches(r)]
-            self._records = deque()
+        with self._lock:
+            live = self._records[self._start:]
+            kept = [] if where == _ANY else [r for r in live if not where.matches(r)]
+            self._records, self._start, self._bytes = [], 0, 0
             self._first_by_message_id.clear()
             self._counts.clear()
             self._by_type.clear()
+            self._scopes.clear()
             for record in kept:  # recount what stays, in order
+                self._bytes += record._kept_bytes
                 self._count(record, mark_duplicate=False)
-            self._changed.notify_all()
+            everything = where == _ANY
+            for waiter in self._waiters:  # what they found is forgotten too
+                waiter.found = deque() if everything else deque(
+                    r for r in waiter.found if not where.matches(r))
 
     def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
         """Totals: ``total``, ``accepted``, ``rejected``, ``by_type``, ``dropped`` and more."""
-        with self._changed:
+        with self._lock:
             if where == _ANY:
-                return _stats(len(self._records), self._counts, self._by_type, self._dropped)
-            chosen = [record for record in self._records if where.matches(record)]
+                total = len(self._records) - self._start
+                return _stats(total, self._counts, self._by_type, self._dropped)
+            if where == CallFilter(scope=where.scope) and where.scope is not None:
+                scoped = self._scopes.get(where.scope, (Counter(), Counter()))
+                return _stats(scoped[0]["total"], *scoped, 0)
+            chosen = [r for r in self._records[self._start:] if where.matches(r)]
         counts: Counter[str] = Counter()
         by_type: Counter[str] = Counter()
         for record in chosen:
-            counts[record.status] += 1
-            by_type[record.type or "null"] += 1
-            counts["faults"] += record.fault
-            counts["duplicates"] += record.duplicate_of is not None
-            counts["with_warnings"] += bool(record.warnings)
+            _tally(counts, by_type, record, 1)
         return _stats(len(chosen), counts, by_type, 0)
 
     def close(self) -> None:
         """Nothing to flush for memory; present so every journal can be closed alike."""
 
     def __len__(self) -> int:
-        with self._changed:
-            return len(self._records)
+        with self._lock:
+            return len(self._records) - self._start
 
 
 def _stats(total: int, counts: Mapping[str, int], by_type: Mapping[str, int],
@@ -443,8 +704,9 @@ class SqliteJournal:
     def __init__(self, path: str | PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._changed = threading.Condition()
-        self._wakeups = 0
+        self._waiters_lock = threading.Lock()
+        self._waiters: set[_Waiter] = set()
+        self._clears = 0
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -487,13 +749,19 @@ class SqliteJournal:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        with self._changed:
-            self._changed.notify_all()
+        with self._waiters_lock:
+            waiters = list(self._waiters)
+        for waiter in waiters:  # only those that want one of these look now; others poll
+            if waiter.matching(added):
+                waiter.event.set()
         return added
 
     @staticmethod
-    def _where(where: CallFilter, after: int) -> tuple[str, list[Any]]:
+    def _where(where: CallFilter, after: int, before: int | None = None) -> tuple[str, list[Any]]:
         clauses, values = ["id > ?"], [after]
+        if before is not None:
+            clauses.append("id < ?")
+            values.append(before)
         for name, column in _COLUMNS.items():
             wanted = getattr(where, name)
             if wanted is None:
@@ -505,6 +773,22 @@ class SqliteJournal:
                 values.append(wanted)
         return " AND ".join(clauses), values
 
+    @staticmethod
+    def _narrowed(where: CallFilter) -> CallFilter:
+        """What SQL can filter by: ``where`` itself, or the ``prefilter`` of a matcher object."""
+        return where if isinstance(where, CallFilter) else getattr(where, "prefilter", _ANY)
+
+    def _rows(self, where: CallFilter, after: int, before: int | None = None,
+              tail: str = "") -> list[Record]:
+        """Records with ``after < id < before`` that ``where`` matches, oldest first."""
+        base = self._narrowed(where)
+        clause, values = self._where(base, after, before)
+        with self._lock:
+            rows = self._db.execute(f"SELECT record FROM calls WHERE {clause} ORDER BY id{tail}",
+                                    values).fetchall()
+        records = [Record.from_dict(json.loads(row[0])) for row in rows]
+        return records if base is where else [r for r in records if where.matches(r)]
+
     def select(
         self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
     ) -> list[Record]:
@@ -513,17 +797,68 @@ class SqliteJournal:
         ``where`` may also be any object with ``matches(record)``; its ``prefilter``
         (a CallFilter), if it has one, narrows the query first.
         """
-        base = where if isinstance(where, CallFilter) else getattr(where, "prefilter", _ANY)
-        clause, values = self._where(base, after)
+        if limit is not None and isinstance(where, CallFilter):
+            return self._rows(where, after, tail=f" LIMIT {int(limit)}")
+        return _window(self._rows(where, after), limit, None)
+
+    def page(
+        self,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], int]:
+        """As :meth:`Journal.page`: a window of the matches and how many match in all."""
+        _check_window(limit, last)
+        if not isinstance(where, CallFilter):
+            chosen = self._rows(where, after, before)
+            return _window(chosen, limit, last), len(chosen)
+        clause, values = self._where(where, after, before)
         query = f"SELECT record FROM calls WHERE {clause} ORDER BY id"
-        if limit is not None and base is where:
+        if limit is not None:
             query += f" LIMIT {int(limit)}"
+        elif last is not None:
+            query += f" DESC LIMIT {int(last)}"
         with self._lock:
-            rows = self._db.execute(query, values).fetchall()
+            self._db.execute("BEGIN")  # one snapshot for both
+            try:
+                rows = self._db.execute(query, values).fetchall()
+                total = self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
+                                         values).fetchone()[0]
+            finally:
+                self._db.execute("COMMIT")
         records = [Record.from_dict(json.loads(row[0])) for row in rows]
-        if base is not where:
-            records = [record for record in records if where.matches(record)][:limit]
-        return records
+        if last is not None:
+            records.reverse()
+        return records, int(total)
+
+    def iter_select(
+        self, where: CallFilter = _ANY, *, after: int = 0, before: int | None = None
+    ) -> Iterator[Record]:
+        """As :meth:`Journal.iter_select`: a page of rows per query, no lock held between."""
+        end = self._top() + 1
+        end = end if before is None else min(end, before)
+        base = self._narrowed(where)
+        cursor = after
+        while cursor < end - 1:
+            clause, values = self._where(base, cursor, end)
+            with self._lock:
+                rows = self._db.execute(f"SELECT id, record FROM calls WHERE {clause}"
+                                        f" ORDER BY id LIMIT {_PAGE}", values).fetchall()
+            if not rows:
+                return
+            cursor = rows[-1][0]
+            for _, text in rows:
+                record = Record.from_dict(json.loads(text))
+                if base is where or where.matches(record):
+                    yield record
+
+    def _top(self) -> int:
+        """The highest id written so far, by any process (0 for none)."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM calls").fetchone()[0])
 
     def _count(self, where: CallFilter, after: int) -> int:
         if not isinstance(where, CallFilter):
@@ -534,31 +869,67 @@ class SqliteJournal:
                                         values).fetchone()[0])
 
     def wait(
-        self, count: int, timeout: float, where: CallFilter = _ANY, *, after: int = 0
+        self,
+        count: int,
+        timeout: float,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        cancelled: Cancelled | None = None,
     ) -> tuple[list[Record], bool]:
-        """Block until ``count`` records match or ``timeout`` passes; sees other processes'
-        writes by polling."""
+        """As :meth:`Journal.wait`. Sees other processes' writes by polling: each poll reads
+        the highest id, then only the rows written since the last poll."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        woken = self._wakeups
-        while True:
-            remaining = deadline - time.monotonic()
-            if self._count(where, after) >= count or remaining <= 0 or self._wakeups != woken:
-                chosen = self.select(where, after=after)
-                return chosen, len(chosen) >= count
-            with self._changed:
-                self._changed.wait(min(remaining, _POLL_SECONDS))
+        waiter = _Waiter(where, after, count)
+        with self._waiters_lock:
+            self._waiters.add(waiter)
+        try:
+            clears = self._clears
+            seen = max(self._top(), after)
+            found = self._rows(where, after, seen + 1)
+            while (len(found) < count and not waiter.woken
+                   and waiter.sleep(deadline, _POLL_SECONDS, cancelled)):
+                waiter.event.clear()
+                if waiter.error is not None:
+                    raise waiter.error
+                if self._clears != clears:  # records were deleted: select afresh
+                    clears, seen = self._clears, max(self._top(), after)
+                    found = self._rows(where, after, seen + 1)
+                    continue
+                top = self._top()
+                if top > seen:
+                    found += self._rows(where, seen, top + 1)
+                    seen = top
+            if len(found) < count:  # woken or timed out: what was written meanwhile counts
+                top = self._top()
+                if top > seen:
+                    found += self._rows(where, seen, top + 1)
+        finally:
+            with self._waiters_lock:
+                self._waiters.discard(waiter)
+        return found, len(found) >= count
+
+    @property
+    def waiting(self) -> int:
+        """How many :meth:`wait` calls are pending in this process."""
+        with self._waiters_lock:
+            return len(self._waiters)
 
     def wake_waiters(self) -> None:
         """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
-        with self._changed:
-            self._wakeups += 1
-            self._changed.notify_all()
+        with self._waiters_lock:
+            for waiter in self._waiters:
+                waiter.wake()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Delete the matching records (all, by default); ids keep increasing."""
         clause, values = self._where(where, 0)
         with self._lock:
             self._db.execute(f"DELETE FROM calls WHERE {clause}", values)
+        self._clears += 1
+        with self._waiters_lock:
+            for waiter in self._waiters:
+                waiter.event.set()
 
     def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
         """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""

@@ -28,7 +28,14 @@ from mockseg.assertions import (
 from mockseg.cdn import load_cdn_settings
 from mockseg.faults import Fault, Faults
 from mockseg.intercept import DEFAULT_HOSTS, intercept
-from mockseg.journal import DEFAULT_MAX_RECORDS, CallFilter, Journal, Record, SqliteJournal
+from mockseg.journal import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RECORDS,
+    CallFilter,
+    Journal,
+    Record,
+    SqliteJournal,
+)
 from mockseg.rules import Limits
 from mockseg.serving import IDLE_TIMEOUT, KeepAliveServer
 from mockseg.tls import TlsSetup, local_ca_setup, own_cert_setup
@@ -251,6 +258,7 @@ class MockSegment(_Fake):
         on_records: Callable[[Sequence[Record]], None] | None = None,
         journal: Journal | SqliteJournal | str | PathLike[str] | None = None,
         max_records: int | None = DEFAULT_MAX_RECORDS,
+        max_journal_bytes: int | None = DEFAULT_MAX_BYTES,
         admin_token: str | None = None,
         allow_hosts: Iterable[str] = (),
         idle_timeout: float = IDLE_TIMEOUT,
@@ -265,6 +273,7 @@ class MockSegment(_Fake):
         keeps that CA for the next start; ``tls_cert=(cert_file, key_file)`` serves your own
         certificate instead. ``cdn_settings`` (a JSON file or a mapping) is the settings
         document served to analytics.js at ``/v1/projects/{writeKey}/settings``.
+        ``max_records`` and ``max_journal_bytes`` bound the memory journal (None: no bound).
         ``allow_hosts``: Host names besides the loopback ones that may reach the admin API and
         the journal page on a loopback connection (``"*"``: any).
         """
@@ -276,7 +285,7 @@ class MockSegment(_Fake):
             limits=limits or Limits(),
         )
         if journal is None:
-            journal = Journal(max_records)
+            journal = Journal(max_records, max_journal_bytes)
         elif isinstance(journal, str | PathLike):
             journal = SqliteJournal(journal)
         if isinstance(tls_hosts, str):

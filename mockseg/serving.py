@@ -45,6 +45,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any, cast
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -72,6 +73,20 @@ _ACCEPT_PAUSE_MAX = 1.0
 
 def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     """Call a WSGI app that returns its body (as mockseg's does): status, headers, body."""
+    status, headers, chunks = open_wsgi(app, environ)
+    try:
+        body = b"".join(chunks)
+    finally:
+        _close(chunks)
+    return status, headers, body
+
+
+def open_wsgi(
+    app: Any, environ: dict[str, Any]
+) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+    """Call a WSGI app: status, headers, and its body, still to be read (then closed, with
+    :func:`_close`) when its length is not known, so that a long answer is written as it is
+    made (a whole journal listing)."""
     started: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -79,13 +94,25 @@ def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, s
         return _no_write
 
     chunks = app(environ, start_response)
-    try:
-        body = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-    return started[0], started[1], body
+    # An answer of known length (every tracking answer), or an app that calls start_response
+    # only when its body is read, is read whole here, so the app's errors surface now.
+    if not started or _sized(started[1]):
+        try:
+            body = b"".join(chunks)
+        finally:
+            _close(chunks)
+        return started[0], started[1], [body]
+    return started[0], started[1], chunks
+
+
+def _sized(headers: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "content-length" for name, _ in headers)
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 def _no_write(data: bytes) -> None:
@@ -297,7 +324,7 @@ class _Handler(WSGIRequestHandler):
         environ["wsgi.input_terminated"] = True
         environ[CLIENT_GONE] = self._reader.client_gone
         try:
-            status, headers, body = call_wsgi(self.server.app, environ)
+            status, headers, body = open_wsgi(self.server.app, environ)
         except (ConnectionError, TimeoutError) as exc:
             self.connection_dropped(exc, environ)
             self.close_connection = True
@@ -308,15 +335,48 @@ class _Handler(WSGIRequestHandler):
                                                "mockseg; its log has the details)",
                                                field="request"))
             return
+        try:
+            self._send(environ, stream, status, headers, body)
+        finally:
+            _close(body)
+
+    def _send(self, environ: dict[str, Any], stream: LimitedStream | ChunkedBody, status: str,
+              headers: list[tuple[str, str]], body: Iterable[bytes]) -> None:
+        """Write the answer: at once when its length is known (every tracking answer), else
+        piece by piece as the app makes it (a long journal listing), chunked for HTTP/1.1."""
         if not self._body_finished(stream):
+            self.close_connection = True
+        sized = _sized(headers)
+        chunked = not sized and self.request_version == "HTTP/1.1"
+        if not sized and not chunked:  # HTTP/1.0: the end of the body is the end of the connection
             self.close_connection = True
         head = [f"{self.protocol_version} {status}\r\n",
                 f"Server: mockseg\r\nDate: {self.date_time_string()}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers]
+        if chunked:
+            head.append("Transfer-Encoding: chunked\r\n")
         if self.close_connection:
             head.append("Connection: close\r\n")
         head.append("\r\n")
-        self.wfile.write("".join(head).encode("latin-1") + body)
+        encoded = "".join(head).encode("latin-1")
+        if sized:
+            self.wfile.write(encoded + b"".join(body))
+            return
+        self.wfile.write(encoded)
+        try:
+            for piece in body:
+                if piece:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        except (ConnectionError, TimeoutError) as exc:
+            self.connection_dropped(exc, environ)
+            self.close_connection = True
+            return
+        except Exception:  # the answer is cut short: the client must not take it as whole
+            log.exception("mockseg: writing a streamed answer failed")
+            self.close_connection = True
+            return
+        if chunked and environ.get("REQUEST_METHOD") != "HEAD":
+            self.wfile.write(b"0\r\n\r\n")
 
     @staticmethod
     def _body_finished(stream: LimitedStream | ChunkedBody) -> bool:

@@ -15,7 +15,7 @@ pytest.importorskip("hypothesis_jsonschema")
 ROOT = Path(__file__).resolve().parent.parent
 COMPARISONS = (
     "validate", "throughput-batch", "throughput-group", "fixture-suite", "start-stop",
-    "intercept", "strategies", "memory", "plugin-load",
+    "intercept", "strategies", "memory", "plugin-load", "watchers", "prism",
 )
 
 

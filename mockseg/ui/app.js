@@ -5,14 +5,14 @@
 (() => {
   const TOKEN_KEY = "mockseg.adminToken";
   const POLL = "wait=1&timeout=25"; // long-poll: answers as soon as one new call exists
-  const MAX_ROWS = 500; // newest first; older matches are counted, not drawn
+  const PAGE = 500; // calls per load: the newest at start, older ones on demand
   const BATCH_PATH = /^\/v1\/(batch|import|b)$/;
   const ITEM_PREFIX = /^batch\[\d+\]\.(.+)$/;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
     rows: $("rows"), empty: $("empty"), shown: $("shown"), live: $("live"),
-    pause: $("pause"), reset: $("reset"),
+    pause: $("pause"), reset: $("reset"), older: $("older"),
     verdict: $("filter-verdict"), type: $("filter-type"), text: $("filter-text"),
     details: $("details"), detailsTitle: $("details-title"), detailsBody: $("details-body"),
     close: $("close"), tokenForm: $("token-form"), token: $("token"), tokenWhy: $("token-why"),
@@ -20,8 +20,11 @@
   };
 
   const state = {
-    records: [], // oldest first, as the API sends them
+    records: [], // the loaded calls: the newest ones, oldest first, as the API sends them
     lastId: 0, // the highest id seen: the next poll asks for calls after it
+    older: 0, // calls on the server older than the loaded ones ("Load older" fetches them)
+    keep: PAGE, // how many loaded calls to keep as new ones arrive: grows with each "Load older"
+    dropped: 0, // the server's count of evicted calls when last seen (evictions are no reset)
     paused: false,
     openId: null, // the call shown in the details panel
     tabId: null, // the one row in the Tab order (arrow keys move between rows)
@@ -124,14 +127,49 @@
     }
   }
 
-  /** Load the whole journal again (on start, after a reset, after being offline). */
+  /** Load the newest calls again (on start, after a reset, after being offline). */
   async function sync(signal) {
-    const [calls, stats] = await Promise.all([api("calls", { signal }), api("stats", { signal })]);
+    const [calls, stats] = await Promise.all([
+      api(`calls?last=${PAGE}`, { signal }), api("stats", { signal }),
+    ]);
     state.records = calls.calls;
+    state.older = calls.total - calls.calls.length;
+    state.keep = PAGE;
+    state.dropped = stats.dropped;
     // An empty journal: ask for any id (the server may have restarted, counting from 1).
     state.lastId = state.records.length ? state.records[state.records.length - 1].id : 0;
     showStats(stats);
     render();
+  }
+
+  /** Forget the oldest loaded calls past ``state.keep``; "Load older" brings them back. */
+  function trim() {
+    const extra = state.records.length - state.keep;
+    if (extra > 0) {
+      state.records.splice(0, extra);
+      state.older += extra;
+    }
+  }
+
+  /** Fetch the next page of older calls, before the oldest loaded one. */
+  async function loadOlder() {
+    if (!state.records.length) return;
+    const oldest = state.records[0].id;
+    ui.older.disabled = true;
+    try {
+      const body = await api(`calls?before=${oldest}&last=${PAGE}`);
+      // A reset or a trim while the page was on its way: its calls no longer join on.
+      if (!state.records.length || state.records[0].id !== oldest) return;
+      state.records.unshift(...body.calls);
+      state.older = body.total - body.calls.length;
+      state.keep += body.calls.length;
+      render();
+    } catch (error) {
+      if (error instanceof NeedsToken) askForToken(error.message);
+      else window.alert(`Loading older calls failed: ${error.message}`);
+    } finally {
+      ui.older.disabled = false;
+    }
   }
 
   /** Keep the table current until paused: one long-poll at a time. */
@@ -149,17 +187,24 @@
           needSync = false;
           setLive("on", "live");
         }
-        const body = await api(`calls?after=${state.lastId}&${POLL}`, { signal });
+        // At most a page at a time; with more waiting, the next poll answers at once.
+        const body = await api(`calls?after=${state.lastId}&limit=${PAGE}&${POLL}`, { signal });
         const stats = await api("stats", { signal });
         if (generation !== state.generation) return;
+        const known = state.records.length + state.older + body.calls.length;
+        const evicted = Math.max(stats.dropped - state.dropped, 0);
+        state.dropped = stats.dropped;
+        state.older = Math.max(state.older - evicted, 0);
         if (body.calls.length) {
           state.records.push(...body.calls);
           state.lastId = body.calls[body.calls.length - 1].id;
+          trim();
         }
         showStats(stats);
-        // Ids keep increasing after a reset, so a shrinking total is how a reset shows.
-        if (stats.total < state.records.length) needSync = true;
-        else if (body.calls.length) render();
+        // Ids keep increasing after a reset, so a journal holding fewer calls than the page
+        // knows of, less those evicted from a full journal, is how a reset shows.
+        if (stats.total < known - evicted) needSync = true;
+        else if (body.calls.length || evicted) render();
         retry = 1000;
       } catch (error) {
         if (generation !== state.generation) return; // stopped on purpose
@@ -203,6 +248,7 @@
     }
     closeDetails();
     state.records = [];
+    state.older = 0;
     render();
     if (state.paused) await sync().catch(() => {});
     else run();
@@ -274,14 +320,16 @@
     const matching = state.records.filter((record) => matches(record, wanted)).reverse();
     const focused = document.activeElement && document.activeElement.closest("tr[data-id]");
     const focusedId = focused ? focused.dataset.id : null;
-    ui.rows.replaceChildren(...matching.slice(0, MAX_ROWS).map(rowFor));
+    ui.rows.replaceChildren(...matching.map(rowFor));
     const tabbable = rowById(state.tabId) || ui.rows.firstElementChild;
     if (tabbable) tabbable.tabIndex = 0;
     if (focusedId && rowById(focusedId)) rowById(focusedId).focus();
     const filtered = wanted.verdict || wanted.type || wanted.text;
-    ui.shown.textContent = filtered || matching.length > MAX_ROWS
-      ? `showing ${Math.min(matching.length, MAX_ROWS)} of ${matching.length} matching, ${state.records.length} in all`
+    ui.shown.textContent = filtered
+      ? `${matching.length} of the ${state.records.length} loaded calls match`
       : "";
+    ui.older.hidden = state.older === 0 || state.records.length === 0;
+    ui.older.textContent = `Load older calls (${state.older} not loaded)`;
     ui.empty.hidden = matching.length > 0;
     ui.empty.textContent = state.records.length
       ? "No call matches these filters."
@@ -501,6 +549,7 @@
   ui.close.addEventListener("click", closeDetails);
   ui.pause.addEventListener("click", () => setPaused(!state.paused));
   ui.reset.addEventListener("click", resetJournal);
+  ui.older.addEventListener("click", loadOlder);
   for (const input of [ui.verdict, ui.type]) input.addEventListener("change", render);
   ui.text.addEventListener("input", render);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
