@@ -152,15 +152,20 @@ def _port(text: str) -> int:
     return port
 
 
-def _bound(text: str) -> int:
-    """A bound for --max-records or --max-journal-bytes: a whole number, 0 for no bound."""
+def _count(text: str, *, hint: str = "") -> int:
+    """A whole number of at least 0, for argparse."""
     try:
         value = int(text, 10)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; 0 means no bound")
+        raise argparse.ArgumentTypeError(f"{value} is negative{hint}")
     return value
+
+
+def _bound(text: str) -> int:
+    """A bound for --max-records or --max-journal-bytes: a whole number, 0 for no bound."""
+    return _count(text, hint="; 0 means no bound")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -297,8 +302,13 @@ def _parser() -> argparse.ArgumentParser:
                               "that break a rule?")
     conform.add_argument("--retry", action="store_true",
                          help="run the retry suite: 503 and 429 with Retry-After are injected")
+    conform.add_argument("--stateful", type=_count, default=0, metavar="N",
+                         help="also run N sequences of the stateful delivery machine: valid "
+                              "and invalid calls among planned answers from Segment's retry "
+                              "table, one run of CMD a call; a failure is shrunk to its "
+                              "shortest sequence")
     conform.add_argument("--only", action="store_true",
-                         help="with --invalid or --retry, skip the valid suite")
+                         help="with --invalid, --retry or --stateful, skip the valid suite")
     conform.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     conform.add_argument("--json", dest="json_path", metavar="FILE",
                          help="write a JSON report")
@@ -317,12 +327,12 @@ def conform_command(args: argparse.Namespace) -> int:
     if not command:
         print("mockseg conform: give the command to run after --", file=sys.stderr)
         return 2
-    suites = [] if args.only and (args.invalid or args.retry) else ["valid"]
+    suites = [] if args.only and (args.invalid or args.retry or args.stateful) else ["valid"]
     suites += ["invalid"] * args.invalid + ["retry"] * args.retry
     return run_conformance(
         command, suites=suites, cases=args.cases, seed=args.seed, jobs=args.jobs,
         timeout=args.timeout, case_file=args.case_file, junit_xml=args.junit_xml,
-        json_path=args.json_path)
+        json_path=args.json_path, stateful=args.stateful)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,10 @@ was asked. Each case gets its own scoped view of the server, so cases can run in
 
 Suites: the default one sends valid calls; ``--invalid`` sends calls that break one rule and
 reports what the SDK did with them; ``--retry`` injects 503 and 429 answers and checks that the
-SDK retries with the same messageId and loses nothing.
+SDK retries with the same messageId and loses nothing; ``--stateful N`` runs N sequences of
+:mod:`mockseg.stateful`'s delivery machine (calls, valid and invalid, among planned answers from
+Segment's retry table), one run of the command a call, and shrinks a failure to its shortest
+sequence.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from mockseg.journal import Record
 from mockseg.rules import is_date_time
 from mockseg.server import MockSegment, ScopedMockSegment
 
-__all__ = ["PLACEHOLDERS", "Case", "Result", "build_cases", "run_conformance"]
+__all__ = ["PLACEHOLDERS", "Case", "Result", "build_cases", "run_command", "run_conformance"]
 
 WRITE_KEY = "conform-write-key"
 #: Placeholders an argument may hold; a case with no value for one substitutes "".
@@ -54,12 +57,13 @@ class Case:
     values: dict[str, Any]
     rule_field: str | None = None  # invalid suite: the field the contract rejects...
     rule_message: str | None = None  # ...and its message
+    write_key: str = WRITE_KEY
 
     def placeholder(self, name: str, url: str) -> str:
         if name == "url":
             return url
         if name == "writeKey":
-            return WRITE_KEY
+            return self.write_key
         value = self.values.get(name)
         if value is None:
             return ""
@@ -68,7 +72,8 @@ class Case:
         return str(value)
 
     def as_json(self, url: str) -> str:
-        return json.dumps({"url": url, "writeKey": WRITE_KEY, **self.values}, ensure_ascii=False)
+        return json.dumps({"url": url, "writeKey": self.write_key, **self.values},
+                          ensure_ascii=False)
 
 
 @dataclass
@@ -198,12 +203,13 @@ def _argv(command: Sequence[str], case: Case, url: str) -> list[str]:
     return [_PLACEHOLDER.sub(lambda m: case.placeholder(m.group(1), url), arg) for arg in command]
 
 
-def _run(command: Sequence[str], case: Case, view: ScopedMockSegment, timeout: float,
-         case_file: bool) -> tuple[int | None, str]:
-    """Run the command for one case; its exit code (None on timeout) and output tail."""
+def run_command(command: Sequence[str], case: Case, url: str, timeout: float,
+                case_file: bool) -> tuple[int | None, str]:
+    """Run the command for one case sent to ``url``; its exit code (None on timeout, 127 if it
+    cannot run) and output tail."""
     try:
         done = subprocess.run(
-            _argv(command, case, view.url), input=case.as_json(view.url) if case_file else None,
+            _argv(command, case, url), input=case.as_json(url) if case_file else None,
             capture_output=True, text=True, timeout=timeout, check=False,
             stdin=None if case_file else subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
@@ -339,7 +345,7 @@ def run_case(server: MockSegment, command: Sequence[str], case: Case, timeout: f
         if case.suite == "retry":
             view.fail_next(1, status=503)
             view.fail_next(1, status=429, retry_after=1)
-        code, output = _run(command, case, view, timeout, case_file)
+        code, output = run_command(command, case, view.url, timeout, case_file)
         wanted = 3 if case.suite == "retry" else 1
         calls = _arrivals(view, wanted, 0.5 if code is not None else 0)
         result = _CHECKS[case.suite](case, code, output, calls)
@@ -367,8 +373,10 @@ def _describe(result: Result, seed: int) -> str:
     for name, got, expected in result.differences:
         lines.append(f"    {name}: expected {expected!r}, got {got!r}")
     if result.detail:
-        lines += [f"    {line}" for line in result.detail.splitlines()[:12]]
-    lines.append(f"    values: {json.dumps(case.values, ensure_ascii=False)[:300]}")
+        shown = 40 if case.suite == "stateful" else 12  # the steps of a shrunk sequence
+        lines += [f"    {line}" for line in result.detail.splitlines()[:shown]]
+    if case.values:
+        lines.append(f"    values: {json.dumps(case.values, ensure_ascii=False)[:300]}")
     return "\n".join(lines)
 
 
@@ -417,26 +425,47 @@ def run_conformance(
     case_file: bool = False,
     junit_xml: str | None = None,
     json_path: str | None = None,
+    stateful: int = 0,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    """Run the suites against ``command``; print the report; 0 only when every case passed."""
+    """Run the suites against ``command``; print the report; 0 only when every case passed.
+
+    ``stateful``: also run that many sequences of the delivery machine, one after another
+    (``jobs`` does not apply), each command run allowed twice ``timeout``.
+    """
     plan = [case for suite in suites for case in build_cases(suite, cases, seed)]
-    if not plan:
+    if not plan and stateful <= 0:
         err.write("mockseg conform: no cases to run\n")
         return 2
+    total = len(plan) + max(stateful, 0)
     results: list[Result] = []
+
+    def done(result: Result) -> None:
+        results.append(result)
+        _progress(err, len(results), total, sum(not r.passed for r in results))
+
     with MockSegment(mode="strict", write_keys=[WRITE_KEY]) as server:
-        out.write(f"mockseg conform: {len(plan)} case(s), seed {seed}, server {server.url}\n")
+        what = [f"{len(plan)} case(s)"] * bool(plan)
+        what += [f"{stateful} stateful sequence(s)"] * (stateful > 0)
+        out.write(f"mockseg conform: {' and '.join(what)}, seed {seed}, server {server.url}\n")
         out.flush()
-        _progress(err, 0, len(plan), 0)
+        _progress(err, 0, total, 0)
         with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
             pending = [pool.submit(run_case, server, command, case,
                                    timeout * (2 if case.suite == "retry" else 1), case_file)
                        for case in plan]
             for future in pending:
-                results.append(future.result())
-                _progress(err, len(results), len(plan), sum(not r.passed for r in results))
+                done(future.result())
+        if stateful > 0:
+            from mockseg.stateful._sequences import run_sequences
+
+            before = len(results)
+            ran = run_sequences(server, command, stateful, seed=seed, timeout=timeout * 2,
+                                case_file=case_file, progress=done)
+            results[before:] = ran  # the failure, shrunk, in place of its first sighting
+            if len(results) < total:
+                err.write("  (stopped at the first failing sequence)\n")
     for result in results:
         if not result.passed:
             out.write(_describe(result, seed) + "\n")

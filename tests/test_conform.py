@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,30 @@ def test_an_sdk_that_treats_the_400_as_success_fails_the_invalid_suite(tmp_path:
                                 tmp_path=tmp_path)
     assert code == 1
     assert "treated the 400 as success" in outcomes(report, "invalid")
+
+
+def test_stateful_sequences_of_the_sdk_client_all_pass(tmp_path: Path) -> None:
+    code, out, report = conform(SDK, "--stateful", "3", "--only", tmp_path=tmp_path)
+    assert code == 0, out
+    assert "3 stateful sequence(s), seed 0" in out
+    assert outcomes(report, "stateful") == ["ok", "ok", "ok"]
+    assert re.search(r"^stateful +3 +3 +0 +ok x3$", out, re.MULTILINE), out
+
+
+@needs_curl
+def test_a_stateful_sequence_that_loses_a_call_is_shrunk_and_shown_as_steps(
+        tmp_path: Path) -> None:
+    code, out, report = conform(CURL, "--stateful", "5", "--only", bug="no-retry",
+                                tmp_path=tmp_path)
+    assert code == 1
+    assert outcomes(report, "stateful")[-1] == "lost after a 503"
+    assert "FAIL stateful case" in out and "--seed 0" in out
+    assert "was lost: its last attempt was answered 503, which is retryable" in out
+    steps = out[out.index("shortest sequence:"):].splitlines()[1:5]
+    assert [step.strip() for step in steps] == [
+        "state = CommandLineDelivery()", "state.fail_retryable(retry_after=None, status=503)",
+        "state.send(call=group(user_id='user-1', group_id='0', traits={}))",
+        "state.teardown()"], out
 
 
 def test_case_file_gives_the_case_on_stdin(tmp_path: Path) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import re
+import subprocess
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import Phase, find, given, settings
+import requests
+from hypothesis import HealthCheck, Phase, find, given, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisWarning, InvalidArgument, NoSuchExample
 from jsonschema import Draft202012Validator
@@ -20,6 +23,7 @@ from segment.analytics import Client as SegmentClient
 from werkzeug.test import Client
 
 from mockseg import Limits, MockSegment, validate
+from mockseg.jsoncodec import dumps as compact_utf8
 from mockseg.schema import load_group_schema
 from mockseg.strategies import (
     InvalidCase,
@@ -34,6 +38,7 @@ from mockseg.strategies import (
     traits,
 )
 from tests.conftest import basic
+from tests.toolchains import require
 
 SCHEMA = Draft202012Validator(load_group_schema())
 BODY_LIMIT = 32_768
@@ -75,9 +80,15 @@ ISO_FORMS = {
 
 
 def encoded(payload: Any) -> list[bytes]:
-    """The compact JSON of ``payload``, ASCII-escaped and as UTF-8."""
-    return [json.dumps(payload, separators=(",", ":"), ensure_ascii=flag).encode()
-            for flag in (True, False)]
+    """``payload`` as JSON in the encodings the size bounds hold for: compact and ASCII-escaped,
+    compact UTF-8 (orjson, as mockseg itself writes), and ``json.dumps``' defaults (spaced
+    separators, ASCII escapes), which ``requests``' ``json=`` and the Python SDK send."""
+    return [json.dumps(payload, separators=(",", ":")).encode(), compact_utf8(payload),
+            json.dumps(payload).encode()]
+
+
+def largest(payload: Any) -> int:
+    return max(len(body) for body in encoded(payload))
 
 
 def errors(payload: Any, limits: Limits | None = None) -> list[tuple[str, str]]:
@@ -232,7 +243,7 @@ EDGES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "null userId beside an anonymousId": lambda p: "userId" in p and p["userId"] is None,
     "emoji": lambda p: any(ord(char) >= 0x1F300 for char in encoded(p)[1].decode()),
     "non-ASCII text": lambda p: not encoded(p)[1].isascii(),
-    "within 100 bytes of the body limit": lambda p: len(encoded(p)[0]) > BODY_LIMIT - 100,
+    "within 100 bytes of the body limit": lambda p: largest(p) > BODY_LIMIT - 100,
     "100-character messageId": lambda p: len(p.get("messageId") or "") == 100,
     "boolean integration": lambda p: True in (p.get("integrations") or {}).values(),
     "object integration": lambda p: any(
@@ -365,13 +376,15 @@ def test_group_calls_through_the_python_sdk_arrive_accepted() -> None:
         sdk = SegmentClient("test-key", host=fake.url, sync_mode=True)  # type: ignore[no-untyped-call]
         calls = 0
 
-        @settings(max_examples=50, deadline=None)
+        @settings(max_examples=50, deadline=None, derandomize=True, database=None)
         @given(group_calls(max_traits=255))
         def check(call: dict[str, Any]) -> None:
             nonlocal calls
             calls += 1
             fake.reset()
-            sdk.group(**copy.deepcopy(call))  # the SDK adds context.library to what it gets
+            # The SDK adds context.library to what it gets, and raises RuntimeError("Message
+            # exceeds 32kb limit") for a message its own json.dumps measure finds too large.
+            sdk.group(**copy.deepcopy(call))
             [record] = fake.calls
             assert record.status == "accepted", record.errors
             sent = record.payload
@@ -381,3 +394,139 @@ def test_group_calls_through_the_python_sdk_arrive_accepted() -> None:
 
         check()
         assert calls >= 50
+
+
+# --- sizes hold for every encoder: requests' json=, the SDK's own check, JSON.stringify ------
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[MockSegment]:
+    with MockSegment() as fake:
+        yield fake
+
+
+#: Derandomized, steered toward the largest payloads (json.dumps' form is the one that grows).
+SIZED = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_group_payloads_posted_with_requests_json_are_never_refused_for_size(
+        live: MockSegment) -> None:
+    session = requests.Session()
+
+    @SIZED
+    @given(group_payloads())
+    def check(payload: dict[str, Any]) -> None:
+        target(float(len(json.dumps(payload))))
+        response = session.post(f"{live.url}/v1/group", json=payload, headers=basic("k"))
+        assert response.status_code == 200, response.text[:300]
+
+    check()
+
+
+def test_batches_posted_with_requests_json_are_accepted_whole(live: MockSegment) -> None:
+    session = requests.Session()
+
+    @SIZED
+    @given(batches(max_size=40))
+    def check(body: dict[str, Any]) -> None:
+        target(float(len(json.dumps(body))))
+        with live.scoped() as fake:
+            response = session.post(f"{fake.url}/v1/batch", json=body, headers=basic("k"))
+            assert response.status_code == 200, response.text[:300]
+            assert {record.status for record in fake.calls} == {"accepted"}
+
+    check()
+
+
+def test_payloads_and_batches_fit_the_limits_as_json_stringify_writes_them() -> None:
+    """Node's JSON.stringify writes some floats longer than Python does: 1e+20 is 21 digits."""
+    node = require("node")["node"]
+    drawn: list[dict[str, Any]] = []
+
+    @settings(max_examples=500, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(group_payloads(), batches(max_size=30)))
+    def collect(body: dict[str, Any]) -> None:
+        drawn.append(body)
+
+    collect()
+    script = """
+    for (const line of require("fs").readFileSync(0, "utf8").trim().split("\\n")) {
+      const body = JSON.parse(line), size = (v) => Buffer.byteLength(JSON.stringify(v));
+      console.log(size(body), Math.max(0, ...(body.batch || []).map(size)));
+    }"""
+    done = subprocess.run([node, "-e", script], input="\n".join(map(json.dumps, drawn)),
+                          capture_output=True, text=True, timeout=60, check=True)
+    sizes = [tuple(map(int, line.split())) for line in done.stdout.splitlines()]
+    assert len(sizes) == len(drawn) == 500
+    for body, (whole, largest_item) in zip(drawn, sizes, strict=True):
+        assert whole <= (512_000 if "batch" in body else BODY_LIMIT)
+        assert largest_item <= BODY_LIMIT
+
+
+#: JSON values that stress each encoder: long floats, characters Go escapes, emoji, DEL.
+STRESS = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64),
+              st.floats(allow_nan=False, allow_infinity=False),
+              st.sampled_from([1e20, -9.5e18, 1.5e-06, 1e-05, 0.5, 1e21, 5e-324]),
+              st.text(st.sampled_from("a<>&\"\\\x7f\n\u2028é東🚀"), max_size=6)),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=4),
+    max_leaves=20)
+
+
+#: Programs that read one JSON value a line and print the byte length of their encoding of it.
+ENCODER_PROGRAMS = {
+    "JSON.stringify": ("node", "measure.js", """
+for (const line of require("fs").readFileSync(0, "utf8").trim().split("\\n"))
+  console.log(Buffer.byteLength(JSON.stringify(JSON.parse(line))));
+"""),
+    "Go encoding/json": ("go", "measure.go", """package main
+
+import ("bufio"; "encoding/json"; "fmt"; "os")
+
+func main() {
+	lines := bufio.NewScanner(os.Stdin)
+	lines.Buffer(make([]byte, 1<<20), 1<<26)
+	for lines.Scan() {
+		var value interface{}
+		if err := json.Unmarshal(lines.Bytes(), &value); err != nil { panic(err) }
+		out, err := json.Marshal(value)
+		if err != nil { panic(err) }
+		fmt.Println(len(out))
+	}
+}
+"""),
+}
+
+
+def sizes_written_by(encoder: str, values: list[Any], tmp_path: Any) -> list[int]:
+    tool, name, source = ENCODER_PROGRAMS[encoder]
+    program = tmp_path / name
+    program.write_text(source)
+    command = [require(tool)[tool], *(["run"] if tool == "go" else []), str(program)]
+    done = subprocess.run(command, input="\n".join(map(json.dumps, values)), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"})
+    return [int(size) for size in done.stdout.split()]
+
+
+@pytest.mark.parametrize("encoder", list(ENCODER_PROGRAMS))
+def test_the_size_measure_bounds_every_encoder(encoder: str, tmp_path: Any) -> None:
+    """The one measure the strategies budget with is never below what an encoder writes:
+    JSON.stringify writes 1e+20 as 21 digits, Go writes < > & as 6-byte escapes."""
+    from mockseg.strategies._base import _size
+
+    drawn: list[Any] = []
+
+    @settings(max_examples=400, deadline=None, derandomize=True, database=None)
+    @given(STRESS)
+    def collect(value: Any) -> None:
+        drawn.append(value)
+
+    collect()
+    written = sizes_written_by(encoder, drawn, tmp_path)
+    assert len(written) == len(drawn)
+    for value, size in zip(drawn, written, strict=True):
+        assert _size(value) >= max(size, *map(len, encoded(value))), value

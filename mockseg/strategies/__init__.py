@@ -7,11 +7,14 @@ one rule of CONTRACT.md's table and carry the error the validator must report fi
 Python SDK's ``Client.group``. The building blocks (``group_ids()``, ``traits()``,
 ``reserved_traits()``, ``contexts()``, ``timestamps()``) compose on their own.
 
-Every body fits the size limits by construction. Its parts are drawn against a byte budget,
-measured as compact JSON both ASCII-escaped and as UTF-8 (whichever is larger counts). Long
-strings repeat a short drawn seed, so an edge-sized payload costs Hypothesis little. Import this
-module yourself (``from mockseg.strategies import group_payloads``): ``import mockseg`` does not
-import it, nor Hypothesis.
+Every body fits the size limits by construction, however it is encoded: with Python's
+``json.dumps`` defaults (``", "`` and ``": "`` separators, ASCII escapes: up to 12 bytes for one
+emoji), as ``requests.post(json=...)`` and the official Python SDK send it, and as compact UTF-8
+JSON (orjson, ``JSON.stringify``, httpx, Go's ``encoding/json``). Its parts are drawn against a
+byte budget measured in the most expansive of these. Long strings repeat a short drawn seed, so
+an edge-sized payload costs Hypothesis little. Import this module yourself
+(``from mockseg.strategies import group_payloads``): ``import mockseg`` does not import it, nor
+Hypothesis.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ GROUP_ID_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 _DEFAULT: Final = Limits()
 _CHARS: Final = st.characters(exclude_categories=["Cs"])  # any Unicode but lone surrogates
 _ABSENT: Final = object()  # leave the key out, beside null and ""
-_MIN_ENTRY: Final = 8  # bytes of the smallest trait we fall back to: "zz":0 and a comma
+_MIN_ENTRY: Final = 9  # bytes of the smallest trait we fall back to: '"zz": 0, '
 _B62: Final = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: Reserved traits and the type CONTRACT.md gives each (rule 11).
 _RESERVED: Final = {
@@ -50,16 +50,44 @@ _LOWER = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _size(value: Json) -> int:
-    """Bytes of ``value`` as compact JSON: the larger of its ASCII-escaped and UTF-8 forms."""
-    escaped = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    if "\\u" not in escaped:
-        return len(escaped)
-    plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return max(len(escaped), len(plain.encode()))
+    """Bytes of ``value`` as JSON in the most expansive of the encodings in common use.
+
+    That is Python's ``json.dumps`` with its defaults, as ``requests``' ``json=`` and the
+    official Python SDK send it: ``", "`` and ``": "`` separators, and every non-ASCII
+    character as a ``\\u`` escape (6 bytes, 12 for an emoji's surrogate pair), never fewer
+    than its UTF-8 bytes. On top, ``<``, ``>`` and ``&`` count 6 bytes, as Go's
+    ``encoding/json`` escapes them, and a float counts as long as its positional form where
+    JavaScript and Go write one (``1e+20`` is ``100000000000000000000`` there). So the size
+    also bounds compact UTF-8 JSON: orjson, ``JSON.stringify``, httpx, Go.
+    """
+    text = json.dumps(value, allow_nan=False)
+    size = len(text) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+    if "e+" in text or "e-" in text:  # perhaps a float in exponent form
+        size += _float_excess(value)
+    return size
+
+
+def _float_excess(value: Json) -> int:
+    """How many bytes the floats in ``value`` may take beyond Python's ``repr`` of them."""
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, _, exponent = text.partition("e")
+        if not exponent or not -6 <= int(exponent) <= 20:
+            return 0
+        power, digits = int(exponent), len(mantissa.lstrip("-").replace(".", ""))
+        # repr() writes an exponent from 1e16 up: 1e+20 is 21 digits; below 1e-4 it writes
+        # 1.5e-05 where the others may write 0.000015: "0.", 4 zeros and the digits
+        positional = power + 1 if power >= 0 else 1 - power + digits
+        return max(0, positional + text.startswith("-") - len(text))
+    if isinstance(value, dict):
+        return sum(_float_excess(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_float_excess(item) for item in value)
+    return 0
 
 
 def _entry(key: str, value: Json) -> int:
-    return _size(key) + _size(value) + 2  # the colon, and a comma
+    return _size(key) + _size(value) + 4  # ": " and ", "
 
 
 def _fit(text: str, budget: int, min_len: int = 0) -> str:
@@ -128,7 +156,9 @@ _URLS = st.builds("{}://{}{}".format, st.sampled_from(("https", "http")), _DOMAI
                   st.sampled_from(("", "/", "/about", "/logo.png", "/avatars/42.png")))
 _PHONES = st.builds("+{} {}".format, st.integers(1, 999),
                     st.text("0123456789 -", min_size=4, max_size=12))
-_FLOATS = st.floats(allow_nan=False, allow_infinity=False)
+#: Floats that JavaScript and Go write longer than Python: 1e+20 is 100000000000000000000 there.
+_LONG_FLOATS: Final = (1e20, -9.5e18, 1e16, 1.5e-06, -2e-05)
+_FLOATS = _mostly(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(_LONG_FLOATS))
 _SMALL_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-99, 99),
                            st.text(_CHARS, max_size=3))
 _TINY_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-99, 99),

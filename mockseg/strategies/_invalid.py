@@ -249,7 +249,8 @@ def invalid_group_payloads(*, rules: Iterable[str] | None = None,
     """Group bodies that break exactly one rule, as ``InvalidCase(payload, field, message)``.
 
     Each is a valid payload from ``group_payloads()`` with one rule of CONTRACT.md's table
-    broken (``rules``: some of ``"1"`` .. ``"16"``; default all), still within the body limit.
+    broken (``rules``: some of ``"1"`` .. ``"16"``; default all), still within the body limit
+    in every common encoding (see ``group_payloads()``).
     ``message`` and ``field`` are the first error the validator must report. Every variant of a
     rule occurs: each reserved trait, each timestamp field, each context field, ``[i]`` paths.
     Only for the default groupId pattern. Shrinks toward the first rule chosen, a minimal base

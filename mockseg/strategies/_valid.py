@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -250,13 +249,13 @@ def _value(draw: Draw, depth: int, budget: int, rich: bool) -> Json:
 
 def _container(draw: Draw, as_list: bool, depth: int, budget: int, rich: bool) -> Json:
     count = draw(st.integers(0, 4 if rich else 2))
-    share = (budget - 2) // max(count, 1)  # each item's bytes, its comma included
+    share = (budget - 2) // max(count, 1)  # each item's bytes, its ", " included
     if as_list:
-        return [_value(draw, depth - 1, share - 1, rich) for _ in range(count if share > 1 else 0)]
+        return [_value(draw, depth - 1, share - 2, rich) for _ in range(count if share > 2 else 0)]
     obj: dict[str, Json] = {}
     for _ in range(count):
         key = _fit(draw(st.text(_CHARS, max_size=8)), share // 2)
-        if (rest := share - _size(key) - 2) < 1:
+        if (rest := share - _size(key) - 4) < 1:  # ": " and ", "
             break
         obj[key] = _value(draw, depth - 1, rest, rich)
     return obj
@@ -312,16 +311,16 @@ def _draw_traits(draw: Draw, spec: _TraitSpec, budget: int,
     names = _trait_names(longest, "many" if many else "rich" if spec.rich else "plain")
     while len(out) < count:
         left = room()
-        name = _fit(draw(names), left - 3)
-        if name in out or name in _RESERVED or _size(name) + 3 > left:
+        name = _fit(draw(names), left - 5)  # room for ": ", ", " and a 1-byte value
+        if name in out or name in _RESERVED or _size(name) + 5 > left:
             name = next(fresh)
-        value = draw(_TINY_SCALARS) if many else _value(draw, depth, left - _size(name) - 2,
+        value = draw(_TINY_SCALARS) if many else _value(draw, depth, left - _size(name) - 4,
                                                          spec.rich)
         out[name] = value if _entry(name, value) <= left else 0
         used += _entry(name, out[name])
     if spec.rich and len(out) < high and draw(st.integers(0, 7)) == 7:  # fill up to the limit
         name, seed = next(fresh), draw(st.text(_CHARS, min_size=1, max_size=3))
-        if (left := budget - used - _size(name) - 2) >= 2:
+        if (left := budget - used - _size(name) - 4) >= 2:
             out[name] = _repeat_fit(seed, left)
     return out
 
@@ -331,8 +330,9 @@ def traits(*, limits: Limits | None = None, min_size: int = 0, max_size: int | N
     """Valid ``traits`` objects: reserved traits of their types and custom traits of any JSON.
 
     Covers up to ``max_traits`` (255) traits, names up to 255 characters (Unicode, emoji,
-    dots, spaces), values nested ``max_trait_depth`` (3) levels, all within ``max_bytes`` of
-    compact JSON (default: the body limit less 1 KB). ``reserved=False`` never uses a reserved
+    dots, spaces), values nested ``max_trait_depth`` (3) levels, all within ``max_bytes`` bytes
+    (default: the body limit less 1 KB) in any common encoding: ``json.dumps``' defaults and
+    compact UTF-8 (orjson, ``JSON.stringify``). ``reserved=False`` never uses a reserved
     name. Shrinks toward ``{}``, then toward few traits with short names and scalar values.
     """
     limits = _check_limits(limits)
@@ -432,8 +432,8 @@ def _group_payload(draw: Draw, spec: _GroupSpec, budget: int) -> dict[str, Any]:
         wanted = draw(st.integers(0, 3)) > 0 if spec.with_traits is None else spec.with_traits
         if wanted:
             trait_spec = _TraitSpec(limits, min_size=1, rich=spec.rich, above=spec.above)
-            payload["traits"] = _draw_traits(draw, trait_spec, budget - used - 11,
-                                             payload["groupId"])
+            payload["traits"] = _draw_traits(draw, trait_spec, budget - used - 12,
+                                             payload["groupId"])  # ', "traits": '
         elif (empty := draw(st.sampled_from((_ABSENT, None, {})))) is not _ABSENT:
             payload["traits"] = empty
     return payload
@@ -450,8 +450,10 @@ def group_payloads(
     values nested 3 levels, every reserved trait, Unicode and emoji, userId and/or anonymousId
     (a missing one absent, null or ``""``), every accepted ISO 8601 form, context,
     integrations, messageId up to 100 characters, ``type`` absent, null or ``"group"``, and
-    extra SDK fields. Edges combine as far as 32,768 bytes of compact JSON allow (measured
-    both ASCII-escaped and as UTF-8); some payloads are filled up to the limit.
+    extra SDK fields. Edges combine as far as the 32,768-byte body limit allows, and some
+    payloads are filled up to it. The limit holds for every common encoding: ``json.dumps``
+    with its defaults (ASCII escapes, spaced separators), as ``requests.post(json=...)`` sends
+    it, and compact UTF-8 (orjson, ``JSON.stringify``, httpx, Go).
 
     Narrowing: ``with_user_id`` / ``with_anonymous_id``: True for a non-empty id, False for no
     such key, None for either. ``with_traits``: True for non-empty traits, False for none
@@ -488,10 +490,12 @@ def batches(*, min_size: int = 1, max_size: int = 20, types: Iterable[str] | Non
     """Valid ``/v1/batch`` bodies: ``{"batch": [...]}`` of ``min_size`` to ``max_size`` items.
 
     Items are group messages (with ``"type": "group"``) mixed with the other ``types``
-    (default: all six), each within the item limit and all within the batch limit; sometimes
-    with batch-level ``sentAt``, ``context``, ``integrations`` and ``writeKey``. A batch of more
-    than 16 items repeats 16 drawn ones (the copies without a messageId). Shrinks toward
-    ``min_size`` group items.
+    (default: all six), each within the item limit (32 KB) and all within the batch limit
+    (500 KB), for ``json.dumps``' defaults and compact UTF-8 alike (as above); sometimes
+    with batch-level ``sentAt``, ``context``, ``integrations`` and ``writeKey``. Some batches
+    are filled up to the limits (one long trait or property an item). A batch of more than 16
+    items repeats 16 drawn ones (the copies without a messageId). Shrinks toward ``min_size``
+    group items.
     """
     limits = _check_limits(limits)
     kinds = ("group", *MESSAGE_TYPES) if types is None else tuple(types)
@@ -516,9 +520,12 @@ def _batches(draw: Draw, low: int, high: int, kinds: tuple[str, ...],
             body[key] = draw(strategy)
     count = draw(st.integers(low, high))
     each = min(limits.max_item_bytes, (limits.max_batch_bytes - _size(body) - 16) // max(count, 1)
-               - 1)
+               - 2)  # each item's ", "
     pool = [_draw_item(draw, draw(st.sampled_from(kinds)), limits, each)
             for _ in range(min(count, 16))]
+    if draw(st.integers(0, 7)) == 7:  # up to the limits: the batch's, or one item's
+        for item in pool:
+            _fill(draw, item, limits, each)
     body["batch"] = [copy.deepcopy(pool[i % len(pool)]) for i in range(count)]
     for item in body["batch"][len(pool):]:  # copies: no messageId, so no duplicates
         item.pop("messageId", None)
@@ -541,11 +548,27 @@ def _draw_item(draw: Draw, kind: str, limits: Limits, budget: int) -> dict[str, 
     if kind in ("page", "screen") and draw(st.booleans()):
         item["name"] = _fit(draw(_words(_COMPANIES)), share)
     used = _draw_optional(draw, item, limits, budget - 32, _size(item))
-    if kind != "alias" and draw(st.booleans()):  # 14 bytes: the key, a colon and a comma
+    if kind != "alias" and draw(st.booleans()):  # 16 bytes: ', "properties": '
         extra = "traits" if kind == "identify" else "properties"
         depth = max(0, min(2, limits.max_json_depth - 5))
-        item[extra] = _container(draw, False, depth + 1, budget - used - 14, False)
+        item[extra] = _container(draw, False, depth + 1, budget - used - 16, False)
     return item
+
+
+def _fill(draw: Draw, item: dict[str, Any], limits: Limits, budget: int) -> None:
+    """Grow ``item`` to about ``budget`` bytes with one long trait or property (not an alias)."""
+    if item["type"] == "alias":
+        return
+    key = "traits" if item["type"] in ("group", "identify") else "properties"
+    if not isinstance(item.get(key), dict):
+        item[key] = {}
+    holder: dict[str, Any] = item[key]
+    if item["type"] == "group" and len(holder) >= limits.max_traits:
+        return
+    name = next(_fresh_names(holder, limits.max_trait_name_length), None)
+    left = budget - _size(item) - _size(name) - 4  # ": " and ", "
+    if name is not None and left >= 2:
+        holder[name] = _repeat_fit(draw(st.text(_CHARS, min_size=1, max_size=3)), left)
 
 
 # --- SDK calls --------------------------------------------------------------------------------
@@ -562,7 +585,10 @@ def group_calls(*, with_user_id: bool | None = None, with_anonymous_id: bool | N
     ``None``/``""`` when the other is set), ``group_id``, ``traits`` (JSON-safe, no NaN; up to
     ``max_traits``, at most 255: a few dozen keep each example quick to send and to shrink),
     ``context``, ``timestamp`` (a timezone-aware datetime from 2000 to 2100), ``integrations``
-    and ``message_id``. The SDK adds ``context.library`` to the dict it gets: pass a copy.
+    and ``message_id``. The message the SDK makes of it (with messageId, timestamp and
+    ``context.library`` added) stays under its own 32 KB check, which measures ``json.dumps``'
+    default form, and so under mockseg's limits in any encoding. The SDK adds
+    ``context.library`` to the dict it gets: pass a copy.
     Shrinks toward a call with a user_id only and empty traits.
     """
     _check_flag("with_user_id", with_user_id)
@@ -591,8 +617,9 @@ def _group_calls(draw: Draw, with_user_id: bool | None, with_anonymous_id: bool 
         "integrations": draw(st.one_of(st.none(), _INTEGRATIONS)),
         "message_id": draw(st.one_of(st.none(), _message_ids(100))),
     }
-    if max_traits and draw(st.integers(0, 9)):  # json.dumps adds ", " and ": ": 1.5 x compact
-        budget = int((_SDK_LIMIT - _SDK_ADDS - len(json.dumps(call, default=str))) / 1.5)
+    if max_traits and draw(st.integers(0, 9)):  # the SDK measures json.dumps' default form
+        rest = {key: value for key, value in call.items() if key != "timestamp"}
+        budget = _SDK_LIMIT - _SDK_ADDS - _size(rest) - 12  # ', "traits": '
         spec = _TraitSpec(_DEFAULT, min_size=1, max_size=max_traits)
         call["traits"] = _draw_traits(draw, spec, budget, call["group_id"])
     return call
