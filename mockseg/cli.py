@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mockseg import __version__
 from mockseg.cdn import CdnSettingsError
@@ -25,7 +25,10 @@ from mockseg.serving import IDLE_TIMEOUT
 from mockseg.tls import TlsError
 from mockseg.validation import check_batch, validate
 
-__all__ = ["format_record", "main"]
+if TYPE_CHECKING:
+    from mockseg.plans import Mode, PlanViolation, TrackingPlan, Unplanned
+
+__all__ = ["format_record", "load_tracking_plan", "main"]
 
 call_log = logging.getLogger("mockseg.calls")
 
@@ -186,9 +189,41 @@ def _read(name: str) -> str:
     return Path(name).read_text("utf-8")
 
 
+def load_tracking_plan(path: str | None, unplanned: Unplanned = "violate",
+                       mode: Mode = "record") -> TrackingPlan | None:
+    """The plan of ``--tracking-plan``, or None; a plan that cannot be used exits with status 2
+    and one line naming the file, the rule and the reason."""
+    if path is None:
+        return None
+    from mockseg.plans import TrackingPlanError, load_plan
+
+    try:
+        return load_plan(path, mode=mode, unplanned=unplanned)
+    except TrackingPlanError as exc:
+        print(f"mockseg: cannot use the tracking plan {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _plan_violations(plan: TrackingPlan | None, message: Any,
+                     kind: str | None) -> list[PlanViolation]:
+    """The message's (or each batch item's, fields prefixed) violations of the plan."""
+    if plan is None:
+        return []
+    if isinstance(message, dict) and "batch" in message and kind is None:
+        items = message["batch"] if isinstance(message["batch"], list) else []
+        return [violation for index, item in enumerate(items)
+                for violation in plan.check(item, None, prefix=f"batch[{index}].")]
+    if kind is None:
+        declared = message.get("type") if isinstance(message, dict) else None
+        kind = declared if declared in MESSAGE_TYPES else "group"
+    return plan.check(message, kind)
+
+
 def validate_files(args: argparse.Namespace) -> int:
-    """Check payload files; print every error and warning; 1 if any file is invalid."""
+    """Check payload files; print every error, warning and violation of the tracking plan;
+    1 if any file has an error or a violation."""
     limits = _limits(args)
+    plan = load_tracking_plan(args.tracking_plan, args.unplanned)
     invalid = False
     for name in args.files:
         label = "<stdin>" if name == "-" else name
@@ -204,12 +239,15 @@ def validate_files(args: argparse.Namespace) -> int:
             problems += [w for item in items for w in item.warnings]
         else:
             problems = validate(message, args.kind, limits=limits)
-        if not any(p.severity == "error" for p in problems):
+        violations = _plan_violations(plan, message, args.kind)
+        if not any(p.severity == "error" for p in problems) and not violations:
             print(f"{label}: ok" + (f" ({len(problems)} warning(s))" if problems else ""))
         else:
             invalid = True
         for problem in problems:
             print(f"{label}: {problem.severity}: {problem.field}: {problem.message}")
+        for violation in violations:
+            print(f"{label}: violation: {violation.field}: {violation.description}")
     return 1 if invalid else 0
 
 
@@ -272,12 +310,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="do not log a line per call")
     run.set_defaults(func=serve)
 
-    check = commands.add_parser("validate", help="check payload files against the contract")
+    check = commands.add_parser("validate", help="check payload files against the contract "
+                                "(and a tracking plan)")
     check.add_argument("files", nargs="+", metavar="FILE", help="JSON payload file, or - for stdin")
     check.add_argument("--kind", choices=MESSAGE_TYPES,
                        help="check as this message type (default: the payload's type, or group)")
     check.add_argument("--group-id-pattern", metavar="REGEX",
                        help="regular expression a whole groupId must match")
+    check.add_argument("--tracking-plan", metavar="FILE",
+                       help="also check against this tracking plan: Segment's export of its "
+                            "rules (GET /tracking-plans/{id}/rules), or the list of rules; "
+                            "violations are printed and make the exit status 1")
+    check.add_argument("--unplanned", choices=("allow", "violate", "block"), default="violate",
+                       help="with --tracking-plan: whether a track event the plan does not "
+                            "name is a violation (allow: no; violate, block: yes; default "
+                            "violate)")
     check.set_defaults(func=validate_files)
 
     conform = commands.add_parser(

@@ -146,6 +146,48 @@ def test_validate_reads_stdin_and_batches() -> None:
     assert "warning: traits: traits is missing or empty" in warning.stdout
 
 
+PLAN = str(fixtures_dir() / "tracking-plans" / "b2b.json")
+
+
+def test_validate_with_a_tracking_plan_prints_each_violation_and_exits_1(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(B2B))
+    off_plan = tmp_path / "off-plan.json"
+    off_plan.write_text(json.dumps({**B2B, "traits": {**B2B["traits"], "plan": "platinum"}}))
+    result = run_validate("--tracking-plan", PLAN, str(good), str(off_plan))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{good}: ok",
+        f'{off_plan}: violation: traits.plan: traits.plan must be one of the following: '
+        f'"free", "pro", "enterprise"']
+    assert run_validate(str(off_plan)).returncode == 0  # Segment's contract alone: valid
+
+
+def test_validate_with_a_tracking_plan_checks_each_batch_item() -> None:
+    batch = {"batch": [B2B, {"type": "track", "userId": "u", "event": "Order Shipped",
+                             "context": {"library": {"name": "analytics.js"}}}]}
+    result = run_validate("--tracking-plan", PLAN, "-", stdin=json.dumps(batch))
+    assert result.returncode == 1
+    assert result.stdout.strip() == ('<stdin>: violation: batch[1].event: event "Order Shipped" '
+                                     "is not in the tracking plan")
+    allowed = run_validate("--tracking-plan", PLAN, "--unplanned", "allow", "-",
+                           stdin=json.dumps(batch))
+    assert (allowed.returncode, allowed.stdout.strip()) == (0, "<stdin>: ok")
+
+
+def test_validate_with_a_bad_tracking_plan_exits_2_naming_the_rule(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps([{"type": "GROUP", "version": 1,
+                                 "jsonSchema": {"type": "strin"}}]))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(B2B))
+    result = run_validate("--tracking-plan", str(plan), str(good))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"mockseg: cannot use the tracking plan {plan}: rules[0] (GROUP v1): jsonSchema is not "
+        "valid draft-07: 'strin' is not valid under any of the given schemas (at jsonSchema/type)")
+
+
 def test_validate_agrees_with_the_golden_valid_cases() -> None:
     files = sorted(str(p) for p in (fixtures_dir() / "valid").glob("*.json"))
     bodies = [p for p in files if "body" in json.loads(Path(p).read_text())["request"]]

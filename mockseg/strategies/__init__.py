@@ -6,6 +6,7 @@ one rule of CONTRACT.md's table and carry the error the validator must report fi
 ``batches()`` generates ``/v1/batch`` bodies, and ``group_calls()`` the keyword arguments of the
 Python SDK's ``Client.group``. The building blocks (``group_ids()``, ``traits()``,
 ``reserved_traits()``, ``contexts()``, ``timestamps()``) compose on their own.
+``plan_messages(plan)`` and ``plan_violations(plan)`` draw from a team's tracking plan.
 
 Every body fits the size limits by construction, however it is encoded: with Python's
 ``json.dumps`` defaults (``", "`` and ``": "`` separators, ASCII escapes: up to 12 bytes for one
@@ -26,6 +27,11 @@ from mockseg.strategies._invalid import (
     InvalidCase,
     invalid_group_payloads,
 )
+from mockseg.strategies._plan import (
+    BREAKABLE_VIOLATIONS,
+    plan_messages,
+    plan_violations,
+)
 from mockseg.strategies._valid import (
     batches,
     contexts,
@@ -38,6 +44,7 @@ from mockseg.strategies._valid import (
 )
 
 __all__ = [
+    "BREAKABLE_VIOLATIONS",
     "GROUP_ID_ALPHABET",
     "InvalidCase",
     "batches",
@@ -46,6 +53,8 @@ __all__ = [
     "group_ids",
     "group_payloads",
     "invalid_group_payloads",
+    "plan_messages",
+    "plan_violations",
     "reserved_traits",
     "timestamps",
     "traits",
