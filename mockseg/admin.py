@@ -262,7 +262,10 @@ class AdminApi:
         or the newest ``last``, or ``wait`` for N. Without ``limit`` or ``last`` the answer is
         streamed, encoded a record at a time."""
         args = dict(request.args)
-        where = _scoped(CallFilter.from_query(args), scope)
+        try:
+            where = _scoped(CallFilter.from_query(args), scope)
+        except ValueError as exc:  # violations=maybe
+            raise ValidationFailed(str(exc), field=str(exc).split(" ", 1)[0]) from None
         after = int(_number(args, "after", 0, 0, 2**62))
         before = int(_number(args, "before", 1, 1, 2**62)) if "before" in args else None
         limit = int(_number(args, "limit", 0, 0, 10**9)) if "limit" in args else None

@@ -56,6 +56,8 @@ from mockseg.validation import DEFAULT_LIMITS, Judged, Violation, check_batch, c
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from mockseg.plans import PlanViolation, TrackingPlan
+
 __all__ = ["BATCH_PATHS", "SHORT_PATHS", "TRACKING_PATHS", "MockSegmentApp", "Settings"]
 
 log = logging.getLogger("mockseg")
@@ -86,6 +88,8 @@ class Settings:
     mode: Mode = "strict"
     write_keys: frozenset[str] | None = None
     limits: Limits = field(default=DEFAULT_LIMITS)
+    #: The team's own contract on top of Segment's (``mockseg.plans.load_plan``), or None.
+    tracking_plan: TrackingPlan | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -282,6 +286,10 @@ class MockSegmentApp:
                 fault=fault)
 
         write_key, auth = credentials(request, body)
+        violations = _plan_violations(settings.tracking_plan, messages,
+                                      None if is_batch else TRACKING_PATHS[endpoint])
+        if violations:
+            messages = _blocked_by_plan(settings.tracking_plan, messages, violations)
         auth_error = (self._auth_error(write_key, settings, request.headers.get("Authorization"))
                       if settings.mode == "strict" else None)
         all_errors = request_errors + [e for m in messages for e in m.errors]
@@ -327,6 +335,7 @@ class MockSegmentApp:
                 auth=auth,
                 headers=headers,
                 fault=fault is not None,
+                violations=violations[index] if violations else (),
             ))
         if not records:  # an empty batch still leaves a trace
             records.append(Record(
@@ -437,6 +446,32 @@ class MockSegmentApp:
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
         error.code = fault.status
         return error_response(error, headers)
+
+
+def _plan_violations(plan: TrackingPlan | None, messages: Sequence[Judged],
+                     kind: str | None) -> list[Sequence[PlanViolation]]:
+    """Each message's violations of the tracking plan ([] for none at all, or no plan).
+
+    ``kind`` is the type a single-message endpoint implies; batch items go by their own type,
+    with fields prefixed ``batch[i].`` as the contract's errors are.
+    """
+    if plan is None:
+        return []
+    found: list[Sequence[PlanViolation]] = [
+        plan.check(message.payload, kind, "" if kind is not None else f"batch[{index}].")
+        for index, message in enumerate(messages)]
+    return found if any(found) else []
+
+
+def _blocked_by_plan(plan: TrackingPlan | None, messages: list[Judged],
+                     violations: list[Sequence[PlanViolation]]) -> list[Judged]:
+    """With ``--tracking-plan-mode block`` (or ``--unplanned block``), a message whose
+    violations block is judged as if they were contract errors."""
+    assert plan is not None
+    return [message._replace(errors=[*message.errors, *(
+        Violation(violation.field, violation.description) for violation in found)])
+        if found and plan.blocks(found) else message
+        for message, found in zip(messages, violations, strict=True)]
 
 
 def credentials(request: Request, body: Mapping[str, Any]) -> tuple[str | None, str | None]:

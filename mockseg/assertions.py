@@ -7,13 +7,15 @@ records with the shortest lists are the near misses that the failure message sho
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from mockseg.journal import Record
 
-__all__ = ["MISSING", "GroupMatcher", "describe_record", "near_misses", "same_json"]
+__all__ = ["MISSING", "GroupMatcher", "describe_record", "describe_violations", "near_misses",
+           "same_json"]
 
 
 class _Missing:
@@ -141,3 +143,35 @@ def near_misses(
 def format_differences(differences: Sequence[Difference]) -> list[str]:
     return [f"      {field}: expected {expected!r}, got {actual!r}"
             for field, actual, expected in differences]
+
+
+_STEP = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+
+
+def value_at(payload: Any, field: str) -> Any:
+    """The payload's value at a dotted field (``traits.address.city``, ``products[0].price``;
+    a batch item's ``batch[3].`` prefix is its own payload), or :data:`MISSING`."""
+    field = re.sub(r"^batch\[\d+\]\.", "", field)
+    value = payload
+    for index, name in _STEP.findall(field):
+        if index:
+            if not isinstance(value, list) or int(index) >= len(value):
+                return MISSING
+            value = value[int(index)]
+        elif isinstance(value, dict) and name in value:
+            value = value[name]
+        else:
+            return MISSING
+    return value
+
+
+def describe_violations(record: Record) -> list[str]:
+    """One line per violation of the tracking plan: field, description, and the payload's
+    value there."""
+    payload = record.payload
+    lines = []
+    for violation in record.violations:
+        value = value_at(payload, violation.field)
+        shown = "absent" if value is MISSING else f"the payload has {value!r}"
+        lines.append(f"      {violation.field}: {violation.description} ({shown})")
+    return lines

@@ -45,6 +45,9 @@ def format_record(record: Record) -> str:
         record.warnings[0] if record.warnings else None)
     if problem is not None:
         line += f"  {problem.field}: {problem.message}"
+    if record.violations:
+        broken = record.violations[0]
+        line += f"  violation {broken.field}: {broken.description}"
     return printable(line.rstrip())
 
 
@@ -84,6 +87,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mockseg: warning: {args.host} is reachable from other machines and the admin "
               "API (which can read and erase every call) has no token; pass --admin-token",
               file=sys.stderr)
+    plan = load_tracking_plan(args.tracking_plan, args.unplanned, args.tracking_plan_mode)
     if (args.tls_cert is None) != (args.tls_key is None):
         print("mockseg: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
@@ -109,6 +113,7 @@ def serve(args: argparse.Namespace) -> int:
             tls_cert=(args.tls_cert, args.tls_key) if args.tls_cert else None,
             tls_ca_dir=args.tls_ca_dir,
             cdn_settings=args.settings,
+            tracking_plan=plan,
         )
     except CdnSettingsError as exc:
         print(f"mockseg: cannot serve the settings: {exc}", file=sys.stderr)
@@ -307,6 +312,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve this JSON document as analytics.js's CDN settings "
                           "(/v1/projects/KEY/settings); its Segment.io destination is pointed "
                           "here unless it names an apiHost")
+    run.add_argument("--tracking-plan", metavar="FILE",
+                     help="check every message against this tracking plan too (Segment's export "
+                          "of its rules); each record carries its violations")
+    run.add_argument("--tracking-plan-mode", choices=("record", "block"), default="record",
+                     help="record: violations change no answer, as in production (default); "
+                          "block: a message with violations is answered like a contract error")
+    run.add_argument("--unplanned", choices=("allow", "violate", "block"), default="violate",
+                     help="a track event the plan does not name: allowed, a violation (default) "
+                          "or blocked")
     run.add_argument("--quiet", action="store_true", help="do not log a line per call")
     run.set_defaults(func=serve)
 

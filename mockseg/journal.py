@@ -25,10 +25,13 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from os import PathLike
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mockseg.jsoncodec import dumps
 from mockseg.validation import Violation
+
+if TYPE_CHECKING:
+    from mockseg.plans import PlanViolation
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -82,6 +85,7 @@ class Record:
         "status",
         "type",
         "user_id",
+        "violations",
         "warnings",
         "write_key",
     )
@@ -105,9 +109,11 @@ class Record:
         scope: str | None = None,
         payload_json: bytes | None = None,
         auth: str | None = None,
+        violations: Sequence[PlanViolation] = (),
     ) -> None:
         """``payload`` is the message as parsed; pass ``payload_json``, its JSON bytes, to have
-        the record keep those instead of the parsed object."""
+        the record keep those instead of the parsed object. ``violations``: of the server's
+        tracking plan, if it has one."""
         self.id = 0
         self.request_id = request_id
         self.received_at = received_at
@@ -117,6 +123,8 @@ class Record:
         self.http_status = http_status
         self.errors = errors
         self.warnings = warnings
+        #: What breaks the tracking plan: ``PlanViolation(type, field, description)``s.
+        self.violations: Sequence[PlanViolation] = violations
         fields = payload if isinstance(payload, dict) else {}
         #: The payload's ``groupId``, ``userId``, ``anonymousId`` and ``messageId`` (or None).
         self.group_id: Any = fields.get("groupId")
@@ -165,6 +173,7 @@ class Record:
             "http_status": self.http_status,
             "errors": [error.to_dict() for error in self.errors],
             "warnings": [warning.to_dict() for warning in self.warnings],
+            "violations": [violation.to_dict() for violation in self.violations],
             "payload": self.payload,
             "write_key": self.write_key,
             "auth": self.auth,
@@ -197,6 +206,7 @@ class Record:
             fault=data.get("fault", False),
             raw_body=data.get("raw_body"),
             scope=data.get("scope"),
+            violations=_plan_violations(data.get("violations") or ()),
         )
         record.id = data["id"]
         record.duplicate_of = data.get("duplicate_of")
@@ -209,6 +219,16 @@ class Record:
             f"<Record #{self.id} {self.path} {self.type} {self.status} {self.http_status}"
             f" groupId={self.group_id!r}{first}>"
         )
+
+
+def _plan_violations(items: Iterable[Mapping[str, Any]]) -> list[PlanViolation]:
+    """Violations read back from a record's JSON (the SQLite journal keeps them so)."""
+    items = list(items)
+    if not items:
+        return []
+    from mockseg.plans import PlanViolation  # only journals with plan violations need it
+
+    return [PlanViolation.from_dict(item) for item in items]
 
 
 def _plain(value: Any) -> Any:
@@ -233,6 +253,8 @@ class CallFilter:
     auth: str | None = None
     request_id: str | None = None
     scope: str | None = None
+    #: True: only records that break the tracking plan; False: only those that do not.
+    violations: bool | None = None
 
     #: The admin API's query parameter for each field.
     QUERY_NAMES: ClassVar[dict[str, str]] = {
@@ -246,12 +268,20 @@ class CallFilter:
         "writeKey": "write_key",
         "auth": "auth",
         "request_id": "request_id",
+        "violations": "violations",
     }
 
     @classmethod
     def from_query(cls, args: Mapping[str, str]) -> CallFilter:
         """A filter from the admin API's query parameters (``groupId``, ``userId``, ...)."""
-        return cls(**{attr: args[name] for name, attr in cls.QUERY_NAMES.items() if name in args})
+        values: dict[str, Any] = {attr: args[name] for name, attr in cls.QUERY_NAMES.items()
+                                  if name in args}
+        if "violations" in values:
+            flag = str(values["violations"]).strip().lower()
+            if flag not in ("true", "false"):
+                raise ValueError(f"violations must be true or false, not {values['violations']!r}")
+            values["violations"] = flag == "true"
+        return cls(**values)
 
     @classmethod
     def from_kwargs(cls, filters: Mapping[str, Any]) -> CallFilter:
@@ -269,6 +299,8 @@ class CallFilter:
         if self.type is not None and (record.type or "null") != self.type:
             return False
         if self.auth is not None and (record.auth or "null") != self.auth:
+            return False
+        if self.violations is not None and bool(record.violations) != self.violations:
             return False
         for name in ("status", "path", "write_key", "request_id", "scope"):
             wanted = getattr(self, name)
@@ -305,8 +337,9 @@ def kept_bytes(record: Record) -> int:
     """What ``record`` counts against the memory journal's byte budget.
 
     Its payload's JSON bytes (the body as received), its raw body (a request that could not
-    be parsed), the text of its errors, warnings and recorded headers (headers shared by
-    several records are counted for each), plus :data:`RECORD_OVERHEAD_BYTES` for the rest.
+    be parsed), the text of its errors, warnings, plan violations and recorded headers
+    (headers shared by several records are counted for each), plus
+    :data:`RECORD_OVERHEAD_BYTES` for the rest.
     """
     payload = record._payload
     if isinstance(payload, bytes):
@@ -321,6 +354,8 @@ def kept_bytes(record: Record) -> int:
     size += len(record.raw_body) if record.raw_body is not None else 0
     for violation in (*record.errors, *record.warnings):
         size += len(violation.field) + len(violation.message)
+    for broken in record.violations:
+        size += len(broken.field) + len(broken.description)
     for name, value in record.headers.items():
         size += len(name) + len(value)
     return size + RECORD_OVERHEAD_BYTES
@@ -347,6 +382,7 @@ def _tally(counts: Counter[str], by_type: Counter[str], record: Record, step: in
     counts["faults"] += step * record.fault
     counts["duplicates"] += step * (record.duplicate_of is not None)
     counts["with_warnings"] += step * bool(record.warnings)
+    counts["violations"] += step * bool(record.violations)
 
 
 class _Waiter:
@@ -667,6 +703,7 @@ def _stats(total: int, counts: Mapping[str, int], by_type: Mapping[str, int],
         "faults": counts.get("faults", 0),
         "duplicates": counts.get("duplicates", 0),
         "with_warnings": counts.get("with_warnings", 0),
+        "violations": counts.get("violations", 0),
         "dropped": dropped,
     }
 
@@ -683,12 +720,12 @@ CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
 """
 #: Columns added since the first schema, with their types: a journal file from an older
 #: mockseg gets them on open.
-_ADDED_COLUMNS = {"auth": "TEXT"}
+_ADDED_COLUMNS = {"auth": "TEXT", "has_violations": "INTEGER"}
 #: CallFilter field -> column; payload fields are stored as text only when they are strings.
 _COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
             "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
             "write_key": "write_key", "auth": "auth", "request_id": "request_id",
-            "scope": "scope"}
+            "scope": "scope", "violations": "has_violations"}
 #: How often a waiter looks for records that other processes wrote.
 _POLL_SECONDS = 0.05
 
@@ -734,13 +771,13 @@ class SqliteJournal:
                     cursor = self._db.execute(
                         "INSERT INTO calls (request_id, path, scope, type, status, http_status,"
                         " group_id, user_id, anonymous_id, message_id, write_key, duplicate_of,"
-                        " fault, has_warnings, auth, record)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
+                        " fault, has_warnings, auth, has_violations, record)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
                         (record.request_id, record.path, record.scope, record.type,
                          record.status, record.http_status, _text(record.group_id),
                          _text(record.user_id), _text(record.anonymous_id), message_id,
                          record.write_key, record.duplicate_of, int(record.fault),
-                         int(bool(record.warnings)), record.auth))
+                         int(bool(record.warnings)), record.auth, int(bool(record.violations))))
                     record.id = int(cursor.lastrowid or 0)
                     self._db.execute("UPDATE calls SET record = ? WHERE id = ?",
                                      (json.dumps(record.to_dict(), ensure_ascii=False),
@@ -768,6 +805,9 @@ class SqliteJournal:
                 continue
             if name in ("type", "auth") and wanted == "null":
                 clauses.append(f"{column} IS NULL")
+            elif name == "violations":
+                clauses.append(f"coalesce({column}, 0) = ?")
+                values.append(int(wanted))
             else:
                 clauses.append(f"{column} = ?")
                 values.append(wanted)
@@ -935,15 +975,16 @@ class SqliteJournal:
         """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""
         clause, values = self._where(where, 0)
         with self._lock:
-            total, accepted, rejected, faults, duplicates, warned = self._db.execute(
+            total, accepted, rejected, faults, duplicates, warned, violated = self._db.execute(
                 "SELECT count(*), total(status = 'accepted'), total(status = 'rejected'),"
-                " total(fault), total(duplicate_of IS NOT NULL), total(has_warnings)"
-                f" FROM calls WHERE {clause}", values).fetchone()
+                " total(fault), total(duplicate_of IS NOT NULL), total(has_warnings),"
+                f" total(has_violations) FROM calls WHERE {clause}", values).fetchone()
             by_type = self._db.execute(
                 f"SELECT coalesce(type, 'null'), count(*) FROM calls WHERE {clause}"
                 " GROUP BY 1", values).fetchall()
         counts = {"accepted": int(accepted), "rejected": int(rejected), "faults": int(faults),
-                  "duplicates": int(duplicates), "with_warnings": int(warned)}
+                  "duplicates": int(duplicates), "with_warnings": int(warned),
+                  "violations": int(violated)}
         return _stats(int(total), counts, dict(by_type), 0)
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from mockseg.app import SCOPE_ENVIRON_KEY, SCOPE_PREFIX, MockSegmentApp, Mode, S
 from mockseg.assertions import (
     GroupMatcher,
     describe_record,
+    describe_violations,
     format_differences,
     near_misses,
 )
@@ -77,12 +78,17 @@ class _Fake:
         write_keys: Iterable[str] | None = None,
         *,
         limits: Limits | None = None,
+        tracking_plan: Any = None,
     ) -> ScopedMockSegment:
         """A fresh private view of the same server: its own URL, settings, faults and calls.
 
-        Settings not given are this fake's. Use it as a context manager, or call ``close()``.
+        Settings not given are this fake's. ``tracking_plan``: a path, the parsed export or a
+        ``TrackingPlan`` (``mockseg.plans.load_plan``). Use it as a context manager, or call
+        ``close()``.
         """
         changes: dict[str, Any] = {}
+        if tracking_plan is not None:
+            changes["tracking_plan"] = _plan(tracking_plan)
         if mode is not None:
             changes["mode"] = mode
         if isinstance(write_keys, str):
@@ -158,13 +164,15 @@ class _Fake:
         exact_traits: Mapping[str, Any] | None = None,
         status: str | None = "accepted",
         timeout: float = ASSERT_TIMEOUT,
+        violations: bool = False,
     ) -> list[Record]:
         """Assert that matching group calls arrived; return them.
 
         ``traits`` must be a subset of the call's traits, ``exact_traits`` all of them. With
         ``count`` exactly that many must match, else at least one. Waits up to ``timeout``
         seconds for calls still in flight. On failure the message shows the nearest calls and
-        the fields that differ.
+        the fields that differ. A matching call that breaks the tracking plan fails it too,
+        with each violation listed, unless ``violations=True``.
         """
         __tracebackhide__ = True
         matcher = GroupMatcher(group_id, user_id, anonymous_id, traits, exact_traits, status)
@@ -174,7 +182,15 @@ class _Fake:
         if count == 0:
             found = self.journal.select(scoped)  # type: ignore[arg-type]
         if (count is None and found) or (count is not None and len(found) == count):
-            return found
+            off_plan = [] if violations else [record for record in found if record.violations]
+            if not off_plan:
+                return found
+            lines = [f"assert_group: {len(off_plan)} matching group call(s) break the tracking "
+                     "plan (pass violations=True to allow that):"]
+            for record in off_plan[:5]:
+                lines.append(f"    {describe_record(record)}")
+                lines += describe_violations(record)
+            raise AssertionError("\n".join(lines))
         how_many = "at least 1" if count is None else str(count)
         lines = [f"assert_group: expected {how_many} group call(s) matching "
                  f"{matcher.describe()}; found {len(found)}."]
@@ -191,6 +207,22 @@ class _Fake:
                     lines.append(f"    {describe_record(record)}")
                     lines += format_differences(differences)
         raise AssertionError("\n".join(lines))
+
+    def assert_no_violations(self) -> None:
+        """Assert that no recorded call broke the tracking plan; the message lists each
+        violation with its field, its description and the payload's value there."""
+        __tracebackhide__ = True
+        broken = self.select(violations=True)
+        if broken:
+            count = sum(len(record.violations) for record in broken)
+            lines = [f"assert_no_violations: {len(broken)} call(s) break the tracking plan "
+                     f"({count} violation(s)):"]
+            for record in broken[:10]:
+                lines.append(f"    {describe_record(record)}")
+                lines += describe_violations(record)
+            if len(broken) > 10:
+                lines.append(f"    ... and {len(broken) - 10} more")
+            raise AssertionError("\n".join(lines))
 
     def assert_no_rejections(self) -> None:
         """Assert that no recorded call was rejected; the message lists each rejected one."""
@@ -222,6 +254,15 @@ class _Fake:
         """
         with intercept(self.app, hosts):
             yield self
+
+
+def _plan(source: Any, mode: str = "record", unplanned: str = "violate") -> Any:
+    """A TrackingPlan from what a user passes (imported only when a plan is given)."""
+    from mockseg.plans import TrackingPlan, load_plan
+
+    if isinstance(source, TrackingPlan) and (mode, unplanned) == ("record", "violate"):
+        return source
+    return load_plan(source, mode=mode, unplanned=unplanned)  # type: ignore[arg-type]
 
 
 class _ScopedMatcher:
@@ -267,6 +308,9 @@ class MockSegment(_Fake):
         tls_cert: tuple[str | PathLike[str], str | PathLike[str]] | None = None,
         tls_ca_dir: str | PathLike[str] | None = None,
         cdn_settings: str | PathLike[str] | Mapping[str, Any] | None = None,
+        tracking_plan: Any = None,
+        tracking_plan_mode: str = "record",
+        unplanned: str = "violate",
     ) -> None:
         """``tls=True`` serves HTTPS with a certificate from a local CA made at start (its PEM
         is :attr:`ca_file`) for localhost, 127.0.0.1, ::1 and ``tls_hosts``; ``tls_ca_dir``
@@ -275,7 +319,11 @@ class MockSegment(_Fake):
         document served to analytics.js at ``/v1/projects/{writeKey}/settings``.
         ``max_records`` and ``max_journal_bytes`` bound the memory journal (None: no bound).
         ``allow_hosts``: Host names besides the loopback ones that may reach the admin API and
-        the journal page on a loopback connection (``"*"``: any).
+        the journal page on a loopback connection (``"*"``: any). ``tracking_plan``: the team's
+        tracking plan (a path, the parsed export, or a ``TrackingPlan``), checked on every
+        message; ``tracking_plan_mode="block"`` answers a message with violations like a
+        contract error, and ``unplanned`` (allow, violate, block) says what an event the plan
+        does not name is.
         """
         if isinstance(write_keys, str):
             raise TypeError("write_keys must be a list of keys, not one string")
@@ -283,6 +331,8 @@ class MockSegment(_Fake):
             mode=mode,
             write_keys=frozenset(write_keys) if write_keys is not None else None,
             limits=limits or Limits(),
+            tracking_plan=_plan(tracking_plan, tracking_plan_mode, unplanned)
+            if tracking_plan is not None else None,
         )
         if journal is None:
             journal = Journal(max_records, max_journal_bytes)

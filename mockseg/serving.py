@@ -346,7 +346,9 @@ class _Handler(WSGIRequestHandler):
         piece by piece as the app makes it (a long journal listing), chunked for HTTP/1.1."""
         if not self._body_finished(stream):
             self.close_connection = True
-        sized = _sized(headers)
+        # 1xx, 204 and 304 answers have no body at all: never chunked (RFC 9112 §6.1).
+        code = int(status.split(" ", 1)[0])
+        sized = _sized(headers) or code < 200 or code in (204, 304)
         chunked = not sized and self.request_version == "HTTP/1.1"
         if not sized and not chunked:  # HTTP/1.0: the end of the body is the end of the connection
             self.close_connection = True

@@ -265,3 +265,11 @@ def test_many_https_clients_at_once_lose_nothing(fake_https: MockSegment) -> Non
     for thread in threads:
         thread.join()
     assert fake_https.stats["accepted"] == 40
+
+
+def test_a_204_preflight_carries_no_transfer_encoding(plain: MockSegment) -> None:
+    data = _raw(plain.port, b"OPTIONS /v1/b HTTP/1.1\r\nHost: x\r\nOrigin: http://a.test\r\n\r\n",
+                read_until=b"\r\n\r\n")
+    head = data.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 204 ")
+    assert b"transfer-encoding" not in head

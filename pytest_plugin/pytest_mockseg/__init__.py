@@ -20,6 +20,7 @@ fake:`` (a session-scoped fixture, so no health check fires).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["mockseg", "mockseg_intercept", "mockseg_server", "mockseg_tls_server"]
 
 MODES = ("strict", "segment")
-MARKER_OPTIONS = ("mode", "write_keys", "limits", "tls")
+MARKER_OPTIONS = ("mode", "write_keys", "limits", "tls", "tracking_plan")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,13 +47,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("mockseg_mode", "default response mode of the mockseg fixtures",
                   default="strict")
+    parser.addini("mockseg_tracking_plan", "a tracking plan (Segment's export of its rules, a "
+                  "path relative to the rootdir) that the mockseg fixtures check every call "
+                  "against", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockseg(mode='strict'|'segment', write_keys=[...], limits=Limits(...), tls=False): "
-        "settings for this test's mockseg fixture; tls=True serves it over HTTPS",
+        "mockseg(mode='strict'|'segment', write_keys=[...], limits=Limits(...), tls=False, "
+        "tracking_plan=PATH_OR_PLAN): settings for this test's mockseg fixture; tls=True "
+        "serves it over HTTPS",
     )
 
 
@@ -61,6 +66,19 @@ def _mode(config: pytest.Config) -> str:
     if mode not in MODES:
         raise pytest.UsageError(f"mockseg_mode must be 'strict' or 'segment', not {mode!r}")
     return str(mode)
+
+
+def _tracking_plan(config: pytest.Config) -> Any:
+    """The ini key's plan, as a path under the rootdir, or None."""
+    path = str(config.getini("mockseg_tracking_plan") or "").strip()
+    if not path:
+        return None
+    from mockseg.plans import TrackingPlanError, load_plan
+
+    try:
+        return load_plan(config.rootpath / path)
+    except TrackingPlanError as exc:
+        raise pytest.UsageError(f"mockseg_tracking_plan: {exc}") from None
 
 
 def _marker_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
@@ -87,7 +105,8 @@ def mockseg_server(pytestconfig: pytest.Config) -> Iterator[MockSegment]:
     """One started MockSegment for the whole session (one per xdist worker)."""
     from mockseg import MockSegment
 
-    server = MockSegment(mode=_mode(pytestconfig)).start()  # type: ignore[arg-type]
+    server = MockSegment(mode=_mode(pytestconfig),  # type: ignore[arg-type]
+                         tracking_plan=_tracking_plan(pytestconfig)).start()
     try:
         yield server
     finally:
@@ -100,7 +119,8 @@ def mockseg_tls_server(pytestconfig: pytest.Config) -> Iterator[MockSegment]:
     ``ca_file`` is the CA certificate to trust."""
     from mockseg import MockSegment
 
-    server = MockSegment(mode=_mode(pytestconfig), tls=True).start()  # type: ignore[arg-type]
+    server = MockSegment(mode=_mode(pytestconfig), tls=True,  # type: ignore[arg-type]
+                         tracking_plan=_tracking_plan(pytestconfig)).start()
     try:
         yield server
     finally:
@@ -112,6 +132,9 @@ def mockseg(request: pytest.FixtureRequest) -> Iterator[ScopedMockSegment]:
     """A clean, private view of the session's fake Segment API for one test (over HTTPS, with
     ``ca_file`` set, under ``@pytest.mark.mockseg(tls=True)``)."""
     settings = _marker_settings(request)
+    plan = settings.get("tracking_plan")
+    if isinstance(plan, str) and not os.path.isabs(plan):  # a path from the rootdir, as the ini's
+        settings["tracking_plan"] = str(request.config.rootpath / plan)
     tls = settings.pop("tls", False)
     if not isinstance(tls, bool):
         raise pytest.UsageError(f"@pytest.mark.mockseg tls must be True or False, not {tls!r}")
