@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import B2B
 from tests.helpers import Served, raw_request, status_of
@@ -233,3 +235,29 @@ def test_settings_endpoint_on_the_tls_port_points_at_https(tls_server: Served) -
     destination = answer.json()["integrations"]["Segment.io"]
     assert destination["protocol"] == "https"
     assert destination["apiHost"] == f"127.0.0.1:{tls_server.port}/v1"
+
+
+# --- arbitrary bytes in every header, over a real socket ------------------------------------------
+
+_HEADER_NAMES = st.sampled_from([b"Authorization", b"Content-Type", b"Content-Encoding",
+                                 b"Origin", b"User-Agent", b"X-Retry-Count", b"Host",
+                                 b"Accept-Encoding", b"Expect", b"Sec-Fetch-Site"]) | st.binary(
+    min_size=1, max_size=12)
+#: Anything but the CR and LF that end a line (those make other requests, tested above).
+_HEADER_BYTES = st.binary(max_size=40).map(lambda raw: raw.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(extra=st.lists(st.tuples(_HEADER_NAMES, _HEADER_BYTES), max_size=4))
+def test_arbitrary_header_bytes_get_an_answer_and_a_record(
+        server: Served, extra: list[tuple[bytes, bytes]]) -> None:
+    before = journal_size(server)
+    body = json.dumps({"batch": [B2B]}).encode()
+    head = b"".join(name + b": " + value + b"\r\n" for name, value in extra)
+    answer = raw_request(server.port, post("/v1/batch", body, head))
+    status = status_of(answer)
+    assert 200 <= status < 500, answer[:300]
+    if status >= 400:
+        error_of(answer)  # the documented shape
+    assert journal_size(server) == before + 1, "every request leaves exactly one record"
