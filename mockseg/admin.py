@@ -266,10 +266,10 @@ class AdminApi:
             where = _scoped(CallFilter.from_query(args), scope)
         except ValueError as exc:  # violations=maybe
             raise ValidationFailed(str(exc), field=str(exc).split(" ", 1)[0]) from None
-        after = int(_number(args, "after", 0, 0, 2**62))
-        before = int(_number(args, "before", 1, 1, 2**62)) if "before" in args else None
-        limit = int(_number(args, "limit", 0, 0, 10**9)) if "limit" in args else None
-        last = int(_number(args, "last", 0, 0, 10**9)) if "last" in args else None
+        after = _integer(args, "after", 0, 0, 2**62)
+        before = _integer(args, "before", 1, 1, 2**62) if "before" in args else None
+        limit = _integer(args, "limit", 0, 0, 10**9) if "limit" in args else None
+        last = _integer(args, "last", 0, 0, 10**9) if "last" in args else None
         if limit is not None and last is not None:
             raise ValidationFailed("Give limit (the oldest matches) or last (the newest), "
                                    "not both", field="last")
@@ -280,7 +280,7 @@ class AdminApi:
         journal = self.app.journal
         extra: dict[str, Any] = {}
         if wait is not None:
-            count = int(_number(args, "wait", 1, 0, 1_000_000))
+            count = _integer(args, "wait", 1, 0, 1_000_000)
             timeout = _number(args, "timeout", 5.0, 0, MAX_WAIT_SECONDS)
             # A client that has closed its connection releases its waiter (absent: never).
             _, enough = journal.wait(count, timeout, where, after=after,

@@ -270,3 +270,14 @@ def test_a_call_held_by_a_delayed_fault_is_recorded_even_if_the_server_stops_fir
 def _post_quietly(url: str) -> None:
     with contextlib.suppress(requests.RequestException):
         requests.post(url + "/v1/group", json=B2B, auth=("k", ""), timeout=60)
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("wait=0.5", "wait"), ("wait=ten", "wait"), ("limit=1.5", "limit"), ("after=-1", "after"),
+    ("last=2e3", "last"), ("wait=1&timeout=soon", "timeout"), ("wait=1&timeout=nan", "timeout"),
+])
+def test_admin_numbers_must_be_of_the_documented_kind(client: Client, query: str,
+                                                      field: str) -> None:
+    response = client.get(f"/__mockseg/calls?{query}")
+    assert response.status_code == 400, query
+    assert response.get_json()["error"]["errors"][0]["field"] == field
