@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import requests
@@ -30,6 +32,14 @@ IN_CI = os.environ.get("CI") == "true"
 #: Breaks two rules: a groupId with a space, and employees as a string.
 INVALID = {**B2B, "groupId": "company acme", "messageId": "bad-1",
            "traits": {**B2B["traits"], "employees": "5000"}}
+
+#: The B2B company's tracking plan, which B2B follows.
+PLAN = ROOT / "fixtures" / "tracking-plans" / "b2b.json"
+PLAN_ENUM = 'traits.plan must be one of the following: "free", "pro", "enterprise"'
+_TRAITS = cast("dict[str, Any]", B2B["traits"])
+#: Accepted by Segment's contract, off the plan twice: no trait name, a plan not in its enum.
+OFF_PLAN = {**B2B, "groupId": "company_platinum", "messageId": "off-plan-1",
+            "traits": {**{k: v for k, v in _TRAITS.items() if k != "name"}, "plan": "platinum"}}
 
 
 # --- served by the package, no socket -----------------------------------------------------------
@@ -103,19 +113,43 @@ def served() -> Iterator[MockSegment]:
         send(fake, B2B)
 
 
-@pytest.fixture
-def page(browser: Browser, served: MockSegment) -> Iterator[Page]:
+@contextmanager
+def journal_page(browser: Browser, fake: MockSegment) -> Iterator[Page]:
+    """The journal page of ``fake``, open in a wide window; its script must not fail."""
     opened = browser.new_page(viewport={"width": 1600, "height": 820})
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(f"{served.url}/__mockseg/")
-    yield opened
-    opened.close()
+    opened.goto(f"{fake.url}/__mockseg/")
+    try:
+        yield opened
+    finally:
+        opened.close()
     assert errors == [], "the page's script failed"
+
+
+@pytest.fixture
+def page(browser: Browser, served: MockSegment) -> Iterator[Page]:
+    with journal_page(browser, served) as opened:
+        yield opened
 
 
 def send(fake: MockSegment, body: dict[str, Any]) -> requests.Response:
     return requests.post(f"{fake.url}/v1/group", json=body, auth=("test-key", ""), timeout=5)
+
+
+@contextmanager
+def planned_page(browser: Browser, plan: Path | dict[str, Any],
+                 mode: str = "record") -> Iterator[tuple[MockSegment, Page]]:
+    """A server checking calls against ``plan`` (in its ``tracking_plan_mode``), its page live."""
+    from playwright.sync_api import expect
+
+    with MockSegment(tracking_plan=plan, tracking_plan_mode=mode) as fake, \
+            journal_page(browser, fake) as page:
+        try:
+            expect(page.locator("#live")).to_have_text("live")
+            yield fake, page
+        finally:
+            send(fake, B2B)  # answers the page's pending long-poll, as in ``served``
 
 
 def row(page: Page, verdict: str) -> Locator:
@@ -220,3 +254,126 @@ def test_missing_field_is_shown_above_the_payload_and_pause_holds_updates(
     expect(page.locator("#details-title")).to_have_text("Call #2")
     page.keyboard.press("Escape")
     expect(rows.first).to_be_focused()
+
+
+def test_violations_are_shown_beside_the_verdict_highlighted_and_filtered(
+        browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    with planned_page(browser, PLAN) as (fake, page):
+        assert send(fake, OFF_PLAN).status_code == 200  # a violation changes no answer
+        assert send(fake, B2B).status_code == 200
+        rows = page.locator("#rows tr")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#count-violations")).to_have_text("1")
+        expect(page.locator("#count-accepted")).to_have_text("2")
+
+        # The row: Segment's verdict, the violations beside it, the first one under Problem.
+        off = page.locator("#rows tr.violates")
+        expect(off).to_have_count(1)
+        expect(off).to_have_class(re.compile(r"\baccepted\b"))
+        expect(off.locator(".badge.accepted")).to_have_text("accepted")
+        expect(off.locator(".badge.violation")).to_have_text("2 violations")
+        expect(off.locator(".problem-text.violation")).to_have_text(
+            "traits.name is required +1 more")
+        expect(page.locator('#rows tr[data-id="2"] .badge')).to_have_count(1)  # on the plan
+
+        # The details: a "Tracking plan" group, and each violation highlighted like an error.
+        off.click()
+        details = page.locator("#details")
+        expect(details).to_be_visible()
+        group = details.locator("section", has=page.locator("h3", has_text="Tracking plan"))
+        expect(group.locator("li.violation")).to_have_count(2)
+        expect(group.locator("li.violation").nth(1)).to_have_text(
+            f"enum traits.plan {PLAN_ENUM}")
+        flagged = details.locator('mark.flag.violation[data-field="traits.plan"]')
+        expect(flagged).to_have_attribute("title", PLAN_ENUM)
+        expect(flagged).to_contain_text('"platinum"')
+        expect(details.locator("mark.flag.error, mark.flag.warning")).to_have_count(0)
+        expect(details.locator(".note.violation")).to_have_text(f"  ← {PLAN_ENUM}")
+        expect(details.locator(".unplaced li.violation")).to_have_text(
+            "traits.name traits.name is required")  # absent from the payload: said above it
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "journal-page-violations.png"))
+        page.keyboard.press("Escape")
+
+        # The filter keeps the call that breaks the plan, or those that keep to it.
+        page.select_option("#filter-plan", "breaks")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_have_attribute("data-id", "1")
+        expect(page.locator("#shown")).to_have_text("1 of the 2 loaded calls match")
+        page.select_option("#filter-plan", "keeps")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_have_attribute("data-id", "2")
+        page.select_option("#filter-plan", "")
+        page.fill("#filter-text", "must be one of")  # the search reads violations too
+        expect(rows).to_have_count(1)
+        page.fill("#filter-text", "")
+
+        # A narrow window: each call a card, the details over the page.
+        page.set_viewport_size({"width": 480, "height": 900})
+        expect(off.locator(".badge.violation")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "journal-page-violations-narrow.png"))
+        off.click()
+        expect(details.locator('mark[data-field="traits.plan"]')).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "journal-page-violations-narrow-details.png"))
+
+
+def whole_message_plan() -> dict[str, Any]:
+    """The B2B plan, with a group message of at most 6 fields: B2B's 7 break the whole message."""
+    plan = cast("dict[str, Any]", json.loads(PLAN.read_text()))
+    for rule in plan["data"]["rules"]:
+        if rule["type"] == "GROUP":
+            rule["jsonSchema"]["maxProperties"] = 6
+    return plan
+
+
+def test_a_batch_item_shows_its_error_and_violation_on_one_field_and_its_whole_message_above(
+        browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    item: dict[str, Any] = {**B2B, "messageId": "batch-1", "traits": {**_TRAITS, "plan": 3}}
+    with planned_page(browser, whole_message_plan()) as (fake, page):
+        response = requests.post(f"{fake.url}/v1/batch", json={"batch": [item]},
+                                 auth=("test-key", ""), timeout=5)
+        assert response.status_code == 400
+        row = page.locator("#rows tr.violates")
+        expect(row.locator(".badge.rejected")).to_be_visible()
+        expect(row.locator(".badge.violation")).to_have_text("2 violations")
+        expect(row.locator(".problem-text.contract")).to_have_text("Trait plan must be a string")
+        expect(row.locator(".problem-text.violation")).to_have_text(
+            "batch[0].(root): Must have at most 6 properties +1 more")
+        row.click()
+        # batch[0]. is the item's own payload: its traits.plan carries both, each note in its
+        # colour.
+        details = page.locator("#details")
+        flagged = details.locator('mark.flag.error.violation[data-field="traits.plan"]')
+        expect(flagged).to_contain_text("3")
+        expect(flagged).to_have_attribute(
+            "title", "Trait plan must be a string\nInvalid type. Expected: string, given: integer")
+        expect(details.locator(".note.error")).to_have_text("  ← Trait plan must be a string")
+        expect(details.locator(".note.violation")).to_have_text(
+            "  ← Invalid type. Expected: string, given: integer")
+        # The whole message is no field in it: said above the payload, as such.
+        whole = details.locator(".unplaced li.violation.root")
+        expect(whole).to_have_text("batch[0].(root) Must have at most 6 properties")
+        before = whole.evaluate("(li) => getComputedStyle(li, '::before').content")
+        assert before == '"the whole message: "'
+        expect(details.locator(".unplaced li")).to_have_count(1)
+
+
+def test_a_blocked_call_says_each_violation_once(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    with planned_page(browser, PLAN, mode="block") as (fake, page):
+        assert send(fake, OFF_PLAN).status_code == 400  # its errors are its violations
+        row = page.locator("#rows tr.violates")
+        expect(row.locator(".badge.rejected")).to_be_visible()
+        expect(row.locator(".problem-text")).to_have_count(1)
+        expect(row.locator(".problem-text")).to_have_text("traits.name is required +1 more")
+        row.click()
+        details = page.locator("#details")
+        flagged = details.locator('mark.flag.error.violation[data-field="traits.plan"]')
+        expect(flagged).to_have_attribute("title", PLAN_ENUM)
+        expect(details.locator(".note")).to_have_count(1)
+        expect(details.locator(".note.error")).to_have_text(f"  ← {PLAN_ENUM}")

@@ -8,15 +8,21 @@
   const PAGE = 500; // calls per load: the newest at start, older ones on demand
   const BATCH_PATH = /^\/v1\/(batch|import|b)$/;
   const ITEM_PREFIX = /^batch\[\d+\]\.(.+)$/;
+  const ROOT = "(root)"; // a tracking-plan violation of the whole message (gojsonschema's name)
+  const SEVERITIES = ["error", "warning", "violation"]; // the strongest first
 
   const $ = (id) => document.getElementById(id);
   const ui = {
     rows: $("rows"), empty: $("empty"), shown: $("shown"), live: $("live"),
     pause: $("pause"), reset: $("reset"), older: $("older"),
-    verdict: $("filter-verdict"), type: $("filter-type"), text: $("filter-text"),
+    verdict: $("filter-verdict"), type: $("filter-type"), plan: $("filter-plan"),
+    text: $("filter-text"),
     details: $("details"), detailsTitle: $("details-title"), detailsBody: $("details-body"),
     close: $("close"), tokenForm: $("token-form"), token: $("token"), tokenWhy: $("token-why"),
-    counts: { total: $("count-total"), accepted: $("count-accepted"), rejected: $("count-rejected") },
+    counts: {
+      total: $("count-total"), accepted: $("count-accepted"), rejected: $("count-rejected"),
+      violations: $("count-violations"),
+    },
   };
 
   const state = {
@@ -68,6 +74,27 @@
     return anonymousId === undefined || anonymousId === null ? "" : `anon ${text(anonymousId)}`;
   }
 
+  /** The call's tracking-plan violations: `{type, field, description}` (none without a plan). */
+  function violationsOf(record) {
+    return record.violations || [];
+  }
+
+  /** Every problem of a call in one shape: its errors, its warnings, its plan violations. */
+  function problemsOf(record) {
+    return [
+      ...record.errors.map((p) => ({ severity: "error", field: p.field, message: p.message })),
+      ...record.warnings.map((p) => ({ severity: "warning", field: p.field, message: p.message })),
+      ...violationsOf(record).map((v) => ({ severity: "violation", field: v.field, message: v.description })),
+    ];
+  }
+
+  /** A violation as one line: its description, after its field unless it names it already. */
+  function violationLine(violation) {
+    const item = ITEM_PREFIX.exec(violation.field);
+    const named = violation.description.startsWith(item ? item[1] : violation.field);
+    return named ? violation.description : `${violation.field}: ${violation.description}`;
+  }
+
   function firstProblem(record) {
     const problem = record.errors[0] || record.warnings[0];
     if (problem) return problem;
@@ -77,6 +104,15 @@
 
   function badge(verdict) {
     return el("span", { class: `badge ${verdict}` }, verdict);
+  }
+
+  /** The verdict (Segment's), and beside it "2 violations" for a call that breaks the plan. */
+  function verdicts(record) {
+    const count = violationsOf(record).length;
+    return el("span", { class: "verdicts" }, badge(verdictOf(record)), count
+      ? el("span", { class: "badge violation", title: "Breaks the tracking plan" },
+        `${count} violation${count === 1 ? "" : "s"}`)
+      : null);
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,8 +158,8 @@
   }
 
   function showStats(stats) {
-    for (const name of ["total", "accepted", "rejected"]) {
-      ui.counts[name].textContent = String(stats[name]);
+    for (const [name, node] of Object.entries(ui.counts)) {
+      node.textContent = String(stats[name] ?? 0);
     }
   }
 
@@ -257,16 +293,20 @@
   // --- the table ---------------------------------------------------------------------------
 
   function filters() {
-    return { verdict: ui.verdict.value, type: ui.type.value, text: ui.text.value.trim().toLowerCase() };
+    return {
+      verdict: ui.verdict.value, type: ui.type.value, plan: ui.plan.value,
+      text: ui.text.value.trim().toLowerCase(),
+    };
   }
 
   function matches(record, wanted) {
     if (wanted.verdict && verdictOf(record) !== wanted.verdict) return false;
     if (wanted.type && (record.type || "null") !== wanted.type) return false;
+    if (wanted.plan && (violationsOf(record).length > 0) !== (wanted.plan === "breaks")) return false;
     if (!wanted.text) return true;
     const haystack = [
       field(record, "groupId"), field(record, "userId"), field(record, "anonymousId"),
-      ...record.errors.map((e) => e.message), ...record.warnings.map((w) => w.message),
+      ...problemsOf(record).map((p) => p.message),
     ];
     return haystack.some((value) => text(value).toLowerCase().includes(wanted.text));
   }
@@ -279,26 +319,44 @@
     return el("time", { datetime: iso, title: iso }, shown);
   }
 
+  /** The Problem cell's lines: the first error (or warning), then the first plan violation. */
+  function problemLines(record) {
+    const lines = [];
+    const line = (kind, title, message, more) => el("span", { class: `problem-text ${kind}`, title },
+      message, more > 0 ? el("span", { class: "more" }, ` +${more} more`) : null);
+    const problem = firstProblem(record);
+    if (problem) {
+      lines.push(line("contract", `${problem.field}: ${problem.message}`, problem.message,
+        record.errors.length + record.warnings.length - 1));
+    }
+    const violations = violationsOf(record);
+    const first = violations[0];
+    // A blocked call's errors are its violations: its first one is shown already.
+    const shown = problem && problem.field === first?.field && problem.message === first?.description;
+    if (first && !shown) {
+      lines.push(line("violation", `${first.field}: ${first.description} (${first.type})`,
+        violationLine(first), violations.length - 1));
+    }
+    return lines;
+  }
+
   function rowFor(record) {
     const verdict = verdictOf(record);
-    const problem = firstProblem(record);
-    const more = record.errors.length + record.warnings.length - 1;
+    const lines = problemLines(record);
     const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
     return el("tr", {
-      tabindex: "-1", "data-id": String(record.id), class: `row ${verdict}`,
+      tabindex: "-1", "data-id": String(record.id),
+      class: `row ${verdict}${violationsOf(record).length ? " violates" : ""}`,
       "aria-current": record.id === state.openId ? "true" : null,
     },
       cell("#", String(record.id)),
       cell("Time", timeCell(record.received_at)),
       cell("Path", record.path),
       cell("Type", record.type || "—"),
-      cell("Verdict", badge(verdict)),
+      cell("Verdict", verdicts(record)),
       cell("groupId", text(field(record, "groupId"))),
       cell("User", userOf(record)),
-      cell("Problem", problem
-        ? el("span", { class: "problem-text", title: `${problem.field}: ${problem.message}` },
-          problem.message, more > 0 ? el("span", { class: "more" }, ` +${more} more`) : null)
-        : null),
+      cell("Problem", lines.length ? el("span", { class: "problem-lines" }, ...lines) : null),
     );
   }
 
@@ -324,7 +382,7 @@
     const tabbable = rowById(state.tabId) || ui.rows.firstElementChild;
     if (tabbable) tabbable.tabIndex = 0;
     if (focusedId && rowById(focusedId)) rowById(focusedId).focus();
-    const filtered = wanted.verdict || wanted.type || wanted.text;
+    const filtered = wanted.verdict || wanted.type || wanted.plan || wanted.text;
     ui.shown.textContent = filtered
       ? `${matching.length} of the ${state.records.length} loaded calls match`
       : "";
@@ -341,18 +399,18 @@
 
   // --- the details panel -------------------------------------------------------------------
 
-  /** Where each error and warning points inside the payload: JSON path -> problems. */
+  /** Where each error, warning and violation points inside the payload: JSON path -> problems. */
   function problemsByPath(record) {
     const placed = new Map();
     const unplaced = [];
     const inBatch = BATCH_PATH.test(record.path);
-    const all = [
-      ...record.errors.map((p) => ({ ...p, severity: "error" })),
-      ...record.warnings.map((p) => ({ ...p, severity: "warning" })),
-    ];
-    for (const problem of all) {
+    for (const problem of problemsOf(record)) {
       const item = ITEM_PREFIX.exec(problem.field);
       const path = item ? item[1] : inBatch ? null : problem.field; // batch-wide fields: unplaced
+      if (path === ROOT) {
+        unplaced.push({ ...problem, root: true }); // the whole message: said above it
+        continue;
+      }
       if (path === null) {
         unplaced.push(problem);
         continue;
@@ -370,21 +428,34 @@
     const pad = (depth) => "  ".repeat(depth);
     const scalar = (v) => el("span", { class: `j-${v === null ? "null" : typeof v}` }, JSON.stringify(v));
 
+    /** One note per severity, each message once (a blocked call's errors are its violations). */
+    function notes(here) {
+      const said = new Set();
+      return SEVERITIES.flatMap((severity) => {
+        const messages = [];
+        for (const p of here) {
+          if (p.severity !== severity || said.has(p.message)) continue;
+          said.add(p.message);
+          messages.push(p.message);
+        }
+        const note = `  ← ${messages.join("; ")}`;
+        return messages.length ? [el("span", { class: `note ${severity}` }, note)] : [];
+      });
+    }
+
     function entry(out, key, v, path, depth, last) {
       const here = path === "" ? undefined : problems.get(path);
-      const severity = here && (here.some((p) => p.severity === "error") ? "error" : "warning");
       let line = out;
       out.append(pad(depth));
       if (here) {
         found.add(path);
-        line = el("mark", { class: `flag ${severity}`, "data-field": path,
-          title: here.map((p) => p.message).join("\n") });
+        const severities = SEVERITIES.filter((severity) => here.some((p) => p.severity === severity));
+        line = el("mark", { class: `flag ${severities.join(" ")}`, "data-field": path,
+          title: [...new Set(here.map((p) => p.message))].join("\n") });
         out.append(line);
       }
       if (key !== null) line.append(el("span", { class: "j-key" }, JSON.stringify(key)), ": ");
-      const note = here
-        ? el("span", { class: `note ${severity}` }, `  ← ${here.map((p) => p.message).join("; ")}`)
-        : null;
+      const note = here ? notes(here) : [];
       const isArray = Array.isArray(v);
       const children = v && typeof v === "object"
         ? (isArray ? v.map((c, i) => [null, c, `${path}[${i}]`])
@@ -393,12 +464,12 @@
       const comma = last ? "" : ",";
       if (children && children.length) {
         line.append(isArray ? "[" : "{");
-        out.append(note || "", "\n");
+        out.append(...note, "\n");
         children.forEach(([k, c, p], i) => entry(out, k, c, p, depth + 1, i === children.length - 1));
         out.append(`${pad(depth)}${isArray ? "]" : "}"}${comma}`);
       } else {
         line.append(children ? (isArray ? "[]" : "{}") : scalar(v));
-        out.append(comma, note || "");
+        out.append(comma, ...note);
       }
       if (path !== "") out.append("\n");
     }
@@ -417,14 +488,21 @@
   }
 
   function problemList(record) {
-    const items = [
-      ...record.errors.map((p) => ["error", p]),
-      ...record.warnings.map((p) => ["warning", p]),
-    ];
+    const items = problemsOf(record).filter((p) => p.severity !== "violation");
     if (!items.length) return null;
-    return el("ul", { class: "problems" }, ...items.map(([severity, p]) =>
-      el("li", { class: severity }, el("span", { class: "severity" }, severity), " ",
+    return el("ul", { class: "problems" }, ...items.map((p) =>
+      el("li", { class: p.severity }, el("span", { class: "severity" }, p.severity), " ",
         el("code", {}, p.field), " ", p.message)));
+  }
+
+  /** The "Tracking plan" group: each violation's type, field and description. */
+  function violationList(record) {
+    const violations = violationsOf(record);
+    if (!violations.length) return null;
+    return section("Tracking plan",
+      el("ul", { class: "problems plan" }, ...violations.map((v) =>
+        el("li", { class: "violation" }, el("span", { class: "rule-type" }, v.type), " ",
+          el("code", {}, v.field), " ", v.description))));
   }
 
   function bodyText(body) {
@@ -456,7 +534,8 @@
   function problemUnplaced(problems) {
     if (!problems.length) return null;
     return el("ul", { class: "unplaced" }, ...problems.map((p) =>
-      el("li", { class: p.severity }, el("code", {}, p.field), ` ${p.message}`)));
+      el("li", { class: p.root ? `${p.severity} root` : p.severity },
+        el("code", {}, p.field), ` ${p.message}`)));
   }
 
   function detailsFor(record) {
@@ -469,8 +548,9 @@
     if (record.duplicate_of !== null) summary.push(["duplicate of", `#${record.duplicate_of}`]);
     if (record.scope) summary.push(["scope", record.scope]);
     return [
-      el("p", { class: "verdict-line" }, badge(verdictOf(record)), ` HTTP ${record.http_status} on ${record.path}`),
+      el("p", { class: "verdict-line" }, verdicts(record), ` HTTP ${record.http_status} on ${record.path}`),
       problemList(record),
+      violationList(record),
       payloadSection(record),
       section("Request headers", keyValues(Object.entries(record.headers || {}))),
       section("Response sent",
@@ -550,7 +630,7 @@
   ui.pause.addEventListener("click", () => setPaused(!state.paused));
   ui.reset.addEventListener("click", resetJournal);
   ui.older.addEventListener("click", loadOlder);
-  for (const input of [ui.verdict, ui.type]) input.addEventListener("change", render);
+  for (const input of [ui.verdict, ui.type, ui.plan]) input.addEventListener("change", render);
   ui.text.addEventListener("input", render);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   ui.tokenForm.addEventListener("submit", (event) => {
