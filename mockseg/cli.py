@@ -368,8 +368,17 @@ def _parser() -> argparse.ArgumentParser:
                               "and invalid calls among planned answers from Segment's retry "
                               "table, one run of CMD a call; a failure is shrunk to its "
                               "shortest sequence")
+    conform.add_argument("--tracking-plan", metavar="FILE",
+                         help="also check every call against this tracking plan (Segment's "
+                              "export of its rules): valid and retry cases are drawn from it "
+                              "and fail on any violation")
+    conform.add_argument("--plan-violations", action="store_true",
+                         help="with --tracking-plan, run the plan suite: calls that break one "
+                              "constraint of the plan, and what the SDK did with them "
+                              "(informational: never a failure)")
     conform.add_argument("--only", action="store_true",
-                         help="with --invalid, --retry or --stateful, skip the valid suite")
+                         help="with --invalid, --retry, --plan-violations or --stateful, skip "
+                              "the valid suite")
     conform.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report")
     conform.add_argument("--json", dest="json_path", metavar="FILE",
                          help="write a JSON report")
@@ -388,12 +397,18 @@ def conform_command(args: argparse.Namespace) -> int:
     if not command:
         print("mockseg conform: give the command to run after --", file=sys.stderr)
         return 2
-    suites = [] if args.only and (args.invalid or args.retry or args.stateful) else ["valid"]
+    if args.plan_violations and args.tracking_plan is None:
+        print("mockseg conform: --plan-violations needs --tracking-plan", file=sys.stderr)
+        return 2
+    plan = load_tracking_plan(args.tracking_plan)
+    chosen = args.invalid or args.retry or args.plan_violations or args.stateful
+    suites = [] if args.only and chosen else ["valid"]
     suites += ["invalid"] * args.invalid + ["retry"] * args.retry
+    suites += ["plan"] * args.plan_violations
     return run_conformance(
         command, suites=suites, cases=args.cases, seed=args.seed, jobs=args.jobs,
         timeout=args.timeout, case_file=args.case_file, junit_xml=args.junit_xml,
-        json_path=args.json_path, stateful=args.stateful)
+        json_path=args.json_path, stateful=args.stateful, tracking_plan=plan)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

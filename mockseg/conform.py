@@ -11,6 +11,12 @@ SDK retries with the same messageId and loses nothing; ``--stateful N`` runs N s
 :mod:`mockseg.stateful`'s delivery machine (calls, valid and invalid, among planned answers from
 Segment's retry table), one run of the command a call, and shrinks a failure to its shortest
 sequence.
+
+With a tracking plan (``tracking_plan=``), the server checks each call against it too: valid and
+retry cases are drawn from the plan (``plan_messages``), and pass only if the call arrived with
+no violation; invalid cases keep the plan's values wherever the broken rule is not; the ``plan``
+suite sends calls that break one constraint of the plan (``plan_violations``) and notes what the
+SDK did with them, which is never a failure: an SDK need not enforce the plan.
 """
 
 from __future__ import annotations
@@ -22,15 +28,20 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TextIO
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
 from xml.etree import ElementTree
 
-from mockseg.assertions import MISSING, compare
+from mockseg.assertions import MISSING, compare, describe_violations, value_at
 from mockseg.journal import Record
 from mockseg.rules import is_date_time
 from mockseg.server import MockSegment, ScopedMockSegment
+from mockseg.validation import validate
+
+if TYPE_CHECKING:
+    from mockseg.plans import PlanViolation, TrackingPlan
 
 __all__ = ["PLACEHOLDERS", "Case", "Result", "build_cases", "run_command", "run_conformance"]
 
@@ -51,12 +62,12 @@ _SETTLE = 0.3
 class Case:
     """One conformance case: the values the SDK is asked to send, and what should happen."""
 
-    suite: str  # "valid", "invalid" or "retry"
+    suite: str  # "valid", "invalid", "retry" or "plan"
     index: int
-    source: str  # "fixture valid/b2b-company-association" or "seed 42 #3"
+    source: str  # "fixture valid/b2b-company-association", "seed 42 #3", "plan seed 42 #3"
     values: dict[str, Any]
-    rule_field: str | None = None  # invalid suite: the field the contract rejects...
-    rule_message: str | None = None  # ...and its message
+    rule_field: str | None = None  # invalid, plan: the field the contract or the plan rejects...
+    rule_message: str | None = None  # ...and its message (the plan's violation description)
     write_key: str = WRITE_KEY
 
     def placeholder(self, name: str, url: str) -> str:
@@ -86,6 +97,10 @@ class Result:
     differences: list[tuple[str, Any, Any]] = field(default_factory=list)  # field, got, expected
     detail: str = ""
     seconds: float = 0.0
+    #: The arrived call's violations of the tracking plan: type, field, description, sent.
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    #: Shown in the report although it passed (the plan suite's informational findings).
+    note: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,7 +108,7 @@ class Result:
             "passed": self.passed, "outcome": self.outcome, "seconds": round(self.seconds, 3),
             "differences": [{"field": f, "got": _show(g), "expected": _show(e)}
                             for f, g, e in self.differences],
-            "detail": self.detail, "values": self.case.values,
+            "violations": self.violations, "detail": self.detail, "values": self.case.values,
         }
 
 
@@ -108,6 +123,7 @@ def _draw(strategy: Any, count: int, seed: int) -> list[Any]:
     """``count`` examples from a strategy, the same for the same seed (and Hypothesis)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as with_seed
+    from hypothesis.errors import Unsatisfiable
 
     drawn: list[Any] = []
     if count <= 0:
@@ -120,7 +136,8 @@ def _draw(strategy: Any, count: int, seed: int) -> list[Any]:
     def collect(example: Any) -> None:
         drawn.append(example)
 
-    collect()
+    with suppress(Unsatisfiable):  # a plan whose messages are hard to draw: fewer cases
+        collect()
     return drawn[:count]
 
 
@@ -139,44 +156,146 @@ def _values_of_call(call: dict[str, Any]) -> dict[str, Any]:
             for name, value in values.items() if value not in (None, "")}
 
 
-def build_cases(suite: str, count: int, seed: int) -> list[Case]:
-    """The cases of a suite: documented examples first, then seeded draws (``count`` in all)."""
+def build_cases(suite: str, count: int, seed: int,
+                plan: TrackingPlan | None = None) -> list[Case]:
+    """The cases of a suite: documented examples first, then seeded draws (``count`` in all).
+
+    With a tracking ``plan``, valid and retry cases follow it as well as the contract (the
+    documented examples that do not are left out; the draws come from ``plan_messages``), and
+    invalid cases carry the plan's values wherever the rule they break is not. The ``plan``
+    suite (which needs a plan) breaks one constraint of the plan in each case.
+    """
+    if suite == "invalid":
+        cases = _invalid_cases(count, seed, plan)
+    elif suite == "plan":
+        if plan is None:
+            raise ValueError("the plan suite needs a tracking plan")
+        cases = _off_plan_cases(count, seed, plan)
+    else:
+        cases = _valid_cases(suite, count, seed, plan)
+    for index, case in enumerate(cases, 1):
+        case.index = index
+    return cases
+
+
+def _invalid_cases(count: int, seed: int, plan: TrackingPlan | None) -> list[Case]:
     from mockseg import strategies
     from mockseg.golden import load_cases
 
     cases: list[Case] = []
-    if suite == "invalid":
-        for golden in load_cases("invalid"):
+    for golden in load_cases("invalid"):
+        body = golden.body
+        if (golden.path == "/v1/group" and isinstance(body, dict) and "field" in golden.expect
+                and golden.expect["field"].split(".")[0] in _EXPRESSIBLE
+                and _expressible(body)):
+            cases.append(Case("invalid", 0, f"fixture {golden.name}", _values_of_message(body),
+                              golden.expect["field"], golden.expect["message"]))
+    drawn = _draw(strategies.invalid_group_payloads(rules=_INVALID_RULES), count * 3, seed)
+    for n, invalid in enumerate(drawn):
+        if invalid.field.split(".")[0] in _EXPRESSIBLE and _expressible(invalid.payload):
+            cases.append(Case("invalid", 0, f"seed {seed} #{n}",
+                              _values_of_message(invalid.payload), invalid.field,
+                              invalid.message))
+    cases = _spread(cases, count)
+    if plan is not None:
+        bases = _planned(plan, len(cases), seed)
+        cases = [_onto(case, bases[n % len(bases)]) if bases else case
+                 for n, case in enumerate(cases)]
+    return cases
+
+
+def _valid_cases(suite: str, count: int, seed: int, plan: TrackingPlan | None) -> list[Case]:
+    from mockseg import strategies
+    from mockseg.golden import load_cases
+
+    cases: list[Case] = []
+    if suite == "valid":
+        for golden in load_cases("valid"):
             body = golden.body
-            if (golden.path == "/v1/group" and isinstance(body, dict) and "field" in golden.expect
-                    and golden.expect["field"].split(".")[0] in _EXPRESSIBLE
-                    and _expressible(body)):
-                cases.append(Case(suite, 0, f"fixture {golden.name}", _values_of_message(body),
-                                  golden.expect["field"], golden.expect["message"]))
-        drawn = _draw(strategies.invalid_group_payloads(rules=_INVALID_RULES), count * 3, seed)
-        for n, invalid in enumerate(drawn):
-            if invalid.field.split(".")[0] in _EXPRESSIBLE and _expressible(invalid.payload):
-                cases.append(Case(suite, 0, f"seed {seed} #{n}",
-                                  _values_of_message(invalid.payload), invalid.field,
-                                  invalid.message))
-        cases = _spread(cases, count)
+            if golden.path == "/v1/group" and isinstance(body, dict) and _identified(body) \
+                    and _expressible(body) \
+                    and (plan is None or not _off_plan(plan, _values_of_message(body))):
+                cases.append(Case(suite, 0, f"fixture {golden.name}", _values_of_message(body)))
+        cases = cases[: max(count // 2, 1)]
+    wanted = max(count - len(cases), 0)
+    if plan is not None:
+        cases += [Case(suite, 0, f"plan seed {seed} #{n}", values)
+                  for n, values in enumerate(_planned(plan, wanted, seed))]
     else:
-        if suite == "valid":
-            for golden in load_cases("valid"):
-                body = golden.body
-                if golden.path == "/v1/group" and isinstance(body, dict) and body.get("groupId") \
-                        and (body.get("userId") or body.get("anonymousId")) \
-                        and _expressible(body):
-                    cases.append(Case(suite, 0, f"fixture {golden.name}",
-                                      _values_of_message(body)))
-            cases = cases[: max(count // 2, 1)]
-        calls = _draw(strategies.group_calls(), max(count - len(cases), 0) * 2, seed)
+        calls = _draw(strategies.group_calls(), wanted * 2, seed)
         cases += [Case(suite, 0, f"seed {seed} #{n}", _values_of_call(call))
                   for n, call in enumerate(calls) if _expressible(_values_of_call(call))]
-        cases = cases[:count]
-    for index, case in enumerate(cases, 1):
-        case.index = index
-    return cases
+    return cases[:count]
+
+
+def _off_plan_cases(count: int, seed: int, plan: TrackingPlan) -> list[Case]:
+    """Calls that break one constraint of the plan that a command line can break."""
+    from mockseg import strategies
+
+    cases: list[Case] = []
+    for n, broken in enumerate(_draw(strategies.plan_violations(plan, "group"), count * 3,
+                                     seed)):
+        if broken.field in _JSON_FIELDS:
+            continue  # the SDK sends these objects whatever it is given (and its own library)
+        values = _plan_values(broken.payload)
+        if values is not None and [(v.field, v.description) for v in _off_plan(
+                plan, values)] == [(broken.field, broken.message)]:
+            cases.append(Case("plan", 0, f"plan seed {seed} #{n}", values, broken.field,
+                              broken.message))
+    return _spread(cases, count)
+
+
+def _identified(message: dict[str, Any]) -> bool:
+    """Whether the message has a groupId and a userId or anonymousId (not empty)."""
+    return bool(message.get("groupId")) and bool(message.get("userId")
+                                                 or message.get("anonymousId"))
+
+
+def _off_plan(plan: TrackingPlan, values: dict[str, Any]) -> list[PlanViolation]:
+    """The plan's violations by the call an SDK makes of a case's values: traits and context
+    sent, ``{}`` for none, and ``context.library`` left to the SDK, which adds its own."""
+    sent = {"type": "group", "traits": {}, "context": {}, **values}
+    return [violation for violation in plan.check(sent, "group")
+            if violation.path[:2] != ("context", "library")]
+
+
+def _planned(plan: TrackingPlan, count: int, seed: int) -> list[dict[str, Any]]:
+    """The values of up to ``count`` messages drawn from the plan that stay on it as an SDK
+    sends them (a plan that leaves traits out is drawn without them, and an SDK sends ``{}``)."""
+    from mockseg import strategies
+
+    return _draw(strategies.plan_messages(plan, "group").map(_plan_values).filter(
+        lambda values: values is not None and not _off_plan(plan, values)), count, seed)
+
+
+def _plan_values(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A drawn message's values as a command line carries them: no empty ids, the timestamp in
+    UTC to the millisecond (left out where a date type cannot hold it: a leap second); None if
+    it cannot be carried."""
+    values = {name: value for name, value in _values_of_message(message).items()
+              if value != "" or name not in ("userId", "anonymousId", "messageId")}
+    if "timestamp" in values:
+        stamp = _instant(values.pop("timestamp"))
+        try:
+            if stamp is not None and stamp.tzinfo is not None:
+                values["timestamp"] = stamp.astimezone(UTC).isoformat(
+                    timespec="milliseconds").replace("+00:00", "Z")
+        except OverflowError:  # an instant before year 1 or after 9999 in UTC
+            pass
+    return values if _identified(values) and _expressible(values) else None
+
+
+def _onto(case: Case, planned: dict[str, Any]) -> Case:
+    """An invalid case with the plan's values wherever the rule it breaks is not; unchanged if
+    that would change the contract's first error."""
+    root = re.split(r"[.\[]", case.rule_field or "")[0]
+    own = ("userId", "anonymousId") if root in ("userId", "anonymousId") else (root,)
+    values = {name: value for name, value in planned.items() if name not in own}
+    values.update({name: case.values[name] for name in own if name in case.values})
+    errors = [e for e in validate({"type": "group", **values}, "group") if e.severity == "error"]
+    if not errors or (errors[0].field, errors[0].message) != (case.rule_field, case.rule_message):
+        return case
+    return replace(case, values=values, source=f"{case.source} on the plan")
 
 
 def _expressible(message: dict[str, Any]) -> bool:
@@ -282,6 +401,28 @@ def compare_call(case: Case, record: Record) -> list[tuple[str, Any, Any]]:
     return found
 
 
+def _violations(call: Record) -> list[dict[str, Any]]:
+    """The call's violations of the tracking plan, each with the value the payload has there."""
+    return [{**violation.to_dict(), "sent": _show(value_at(call.payload, violation.field))}
+            for violation in call.violations]
+
+
+def _violation_lines(call: Record) -> str:
+    """One line per violation: field, description, and the payload's value there."""
+    return "\n".join("violation " + line.strip() for line in describe_violations(call))
+
+
+def _as_asked(case: Case, call: Record, after: str = "") -> Result | None:
+    """A failure if the call differs from the case or breaks the tracking plan, else None."""
+    differences = compare_call(case, call)
+    if not differences and not call.violations:
+        return None
+    verdict = {(True, False): "differs", (False, True): "off the plan",
+               (True, True): "differs and off the plan"}[bool(differences), bool(call.violations)]
+    return Result(case, False, verdict + after, differences, detail=_violation_lines(call),
+                  violations=_violations(call))
+
+
 def _check_valid(case: Case, code: int | None, output: str, calls: list[Record]) -> Result:
     if not calls:
         reason = "timed out" if code is None else f"exited {code}"
@@ -290,12 +431,14 @@ def _check_valid(case: Case, code: int | None, output: str, calls: list[Record])
         return Result(case, False, f"arrived {len(calls)} times", detail="\n".join(
             f"#{r.id} messageId={r.message_id!r} duplicate_of={r.duplicate_of}" for r in calls))
     [call] = calls
-    differences = compare_call(case, call)
     if call.status != "accepted":
         errors = "; ".join(f"{e.field}: {e.message}" for e in call.errors)
-        return Result(case, False, "rejected", differences, detail=errors)
-    if differences:
-        return Result(case, False, "differs", differences)
+        return Result(case, False, "rejected", compare_call(case, call),
+                      detail="\n".join(filter(None, (errors, _violation_lines(call)))),
+                      violations=_violations(call))
+    failed = _as_asked(case, call)
+    if failed is not None:
+        return failed
     if code != 0:
         return Result(case, False, f"command exited {code}", detail=output)
     return Result(case, True, "ok")
@@ -327,14 +470,37 @@ def _check_retry(case: Case, code: int | None, output: str, calls: list[Record])
         return Result(case, False, "lost", detail=f"{len(calls)} attempts, none accepted")
     if len(accepted) > 1:
         return Result(case, False, f"accepted {len(accepted)} times")
-    differences = compare_call(case, accepted[0])
-    if differences:
-        return Result(case, False, "differs after retry", differences)
+    failed = _as_asked(case, accepted[0], " after retry")
+    if failed is not None:
+        return failed
     return Result(case, True, f"ok after {len(calls) - 1} retries")
 
 
+#: What the plan suite expects of an SDK that is not the plan's enforcer.
+SENT_AS_ASKED = "sent it; violation recorded"
+
+
+def _check_off_plan(case: Case, code: int | None, output: str, calls: list[Record]) -> Result:
+    """Informational: what the SDK did with a call off the plan (an SDK need not enforce it)."""
+    expected = f"expected {case.rule_field}: {case.rule_message}"
+    if not calls:
+        return Result(case, True, "refused before sending", detail=expected)
+    if len(calls) > 1 or calls[0].status != "accepted":
+        return Result(case, True, f"arrived {len(calls)} times" if len(calls) > 1 else "rejected",
+                      detail=expected, note=True)
+    [call] = calls
+    recorded = [(re.sub(r"^batch\[\d+\]\.", "", v.field), v.description) for v in call.violations]
+    differences = compare_call(case, call)
+    if not differences and recorded == [(case.rule_field, case.rule_message)]:
+        return Result(case, True, SENT_AS_ASKED, violations=_violations(call))
+    return Result(case, True, "sent it changed" if differences else "other violations recorded",
+                  differences, detail="\n".join(filter(None, (expected, _violation_lines(call)))),
+                  violations=_violations(call), note=True)
+
+
 _CHECKS: dict[str, Callable[[Case, int | None, str, list[Record]], Result]] = {
-    "valid": _check_valid, "invalid": _check_invalid, "retry": _check_retry}
+    "valid": _check_valid, "invalid": _check_invalid, "retry": _check_retry,
+    "plan": _check_off_plan}
 
 
 def run_case(server: MockSegment, command: Sequence[str], case: Case, timeout: float,
@@ -368,8 +534,8 @@ def _progress(out: TextIO, done: int, total: int, failed: int) -> None:
 
 def _describe(result: Result, seed: int) -> str:
     case = result.case
-    lines = [f"FAIL {case.suite} case {case.index} ({case.source}; --seed {seed}): "
-             f"{result.outcome}"]
+    lines = [f"{'NOTE' if result.passed else 'FAIL'} {case.suite} case {case.index} "
+             f"({case.source}; --seed {seed}): {result.outcome}"]
     for name, got, expected in result.differences:
         lines.append(f"    {name}: expected {expected!r}, got {got!r}")
     if result.detail:
@@ -426,35 +592,51 @@ def run_conformance(
     junit_xml: str | None = None,
     json_path: str | None = None,
     stateful: int = 0,
+    tracking_plan: TrackingPlan | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
     """Run the suites against ``command``; print the report; 0 only when every case passed.
 
     ``stateful``: also run that many sequences of the delivery machine, one after another
-    (``jobs`` does not apply), each command run allowed twice ``timeout``.
+    (``jobs`` does not apply), each command run allowed twice ``timeout``. ``tracking_plan``:
+    check each call against it too, and draw the cases from it (see :func:`build_cases`);
+    the ``"plan"`` suite needs it.
     """
-    plan = [case for suite in suites for case in build_cases(suite, cases, seed)]
-    if not plan and stateful <= 0:
+    from hypothesis.errors import InvalidArgument
+
+    if "plan" in suites and tracking_plan is None:
+        err.write("mockseg conform: the plan suite needs a tracking plan\n")
+        return 2
+    try:
+        queue = [case for suite in suites
+                 for case in build_cases(suite, cases, seed, tracking_plan)]
+    except InvalidArgument as exc:  # a plan the strategies cannot draw from
+        err.write(f"mockseg conform: {exc}\n")
+        return 2
+    if not queue and stateful <= 0:
         err.write("mockseg conform: no cases to run\n")
         return 2
-    total = len(plan) + max(stateful, 0)
+    total = len(queue) + max(stateful, 0)
     results: list[Result] = []
 
     def done(result: Result) -> None:
         results.append(result)
         _progress(err, len(results), total, sum(not r.passed for r in results))
 
-    with MockSegment(mode="strict", write_keys=[WRITE_KEY]) as server:
-        what = [f"{len(plan)} case(s)"] * bool(plan)
+    with MockSegment(mode="strict", write_keys=[WRITE_KEY],
+                     tracking_plan=tracking_plan) as server:
+        what = [f"{len(queue)} case(s)"] * bool(queue)
         what += [f"{stateful} stateful sequence(s)"] * (stateful > 0)
-        out.write(f"mockseg conform: {' and '.join(what)}, seed {seed}, server {server.url}\n")
+        against = f", tracking plan {tracking_plan.source}" if tracking_plan else ""
+        out.write(f"mockseg conform: {' and '.join(what)}, seed {seed}{against}, "
+                  f"server {server.url}\n")
         out.flush()
         _progress(err, 0, total, 0)
         with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
             pending = [pool.submit(run_case, server, command, case,
                                    timeout * (2 if case.suite == "retry" else 1), case_file)
-                       for case in plan]
+                       for case in queue]
             for future in pending:
                 done(future.result())
         if stateful > 0:
@@ -467,7 +649,7 @@ def run_conformance(
             if len(results) < total:
                 err.write("  (stopped at the first failing sequence)\n")
     for result in results:
-        if not result.passed:
+        if not result.passed or result.note:
             out.write(_describe(result, seed) + "\n")
     out.write("\n" + summary_table(results) + "\n")
     failed = sum(not r.passed for r in results)
@@ -477,6 +659,7 @@ def run_conformance(
     if json_path:
         with open(json_path, "w", encoding="utf-8") as handle:
             json.dump({"seed": seed, "command": list(command),
+                       "tracking_plan": tracking_plan.source if tracking_plan else None,
                        "results": [r.to_dict() for r in results]}, handle, indent=2,
                       ensure_ascii=False, default=str)
     return 0 if failed == 0 else 1

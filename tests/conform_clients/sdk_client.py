@@ -4,7 +4,8 @@
         {context} {integrations} {timestamp} {messageId}
 
 BUG=<name> in the environment plants one bug: drop-nested, numbers-as-strings,
-employees-as-string, no-retry or new-message-id.
+employees-as-string, no-retry, new-message-id, or, against a tracking plan, uppercase-plan (the
+`plan` trait in capitals) or drop-name (the `name` trait left out).
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def main() -> int:
         call["traits"] = as_strings(call["traits"])
     if BUG == "employees-as-string" and "employees" in call["traits"]:
         call["traits"]["employees"] = str(call["traits"]["employees"])
+    if BUG == "uppercase-plan" and isinstance(call["traits"].get("plan"), str):
+        call["traits"]["plan"] = call["traits"]["plan"].upper()
+    if BUG == "drop-name":
+        call["traits"].pop("name", None)
     if BUG in ("no-retry", "new-message-id"):
         client = Client(key, host=url, sync_mode=True)
         for _attempt in range(4 if BUG == "new-message-id" else 1):
