@@ -18,8 +18,10 @@ from bench.harness import (
     print_result,
     summary_lines,
 )
+from bench.journals import run_sqlite_journal
 from bench.micro import run_memory, run_validate
 from bench.prism import run_prism
+from bench.scaling import run_scaling
 from bench.servers import (
     run_intercept,
     run_start_stop,
@@ -36,6 +38,8 @@ COMPARISONS: dict[str, Callable[[Context], Result]] = {
     "validate": run_validate,
     "throughput-batch": run_throughput_batch,
     "throughput-group": run_throughput_group,
+    "sqlite-journal": run_sqlite_journal,
+    "scaling": run_scaling,
     "fixture-suite": run_fixture_suite,
     "start-stop": run_start_stop,
     "intercept": run_intercept,

@@ -2,8 +2,9 @@
 
 Two stores share one interface: :class:`Journal` keeps records in memory, bounded by a count
 and a byte budget (the oldest are evicted and counted once either is reached);
-:class:`SqliteJournal` keeps them in a SQLite file in WAL mode, committed before the call is
-answered, shareable by several server processes.
+:class:`SqliteJournal` (in :mod:`mockseg.sqlite_journal`, re-exported here) keeps them in a
+SQLite file in WAL mode, committed before the call is answered, shareable by several server
+processes.
 
 Waiting costs the recording side almost nothing: a pending :meth:`Journal.wait` is registered
 with its filter, and each new record is checked against each registered filter once. No waiter
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -23,8 +23,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mockseg.jsoncodec import dumps
@@ -32,6 +30,7 @@ from mockseg.validation import Violation
 
 if TYPE_CHECKING:
     from mockseg.plans import PlanViolation
+    from mockseg.sqlite_journal import SqliteJournal
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -708,292 +707,11 @@ def _stats(total: int, counts: Mapping[str, int], by_type: Mapping[str, int],
     }
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
-    group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
-    duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER,
-    record TEXT NOT NULL, auth TEXT
-);
-CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
-"""
-#: Columns added since the first schema, with their types: a journal file from an older
-#: mockseg gets them on open.
-_ADDED_COLUMNS = {"auth": "TEXT", "has_violations": "INTEGER"}
-#: CallFilter field -> column; payload fields are stored as text only when they are strings.
-_COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
-            "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
-            "write_key": "write_key", "auth": "auth", "request_id": "request_id",
-            "scope": "scope", "violations": "has_violations"}
-#: How often a waiter looks for records that other processes wrote.
-_POLL_SECONDS = 0.05
+def __getattr__(name: str) -> Any:
+    """``SqliteJournal`` lives in :mod:`mockseg.sqlite_journal`, which imports this module;
+    it is re-exported here on first use."""
+    if name == "SqliteJournal":
+        from mockseg.sqlite_journal import SqliteJournal
 
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-class SqliteJournal:
-    """Records in a SQLite file (WAL mode): committed before the call is answered, kept across
-    restarts, and shareable by several server processes (ids stay unique and increasing)."""
-
-    def __init__(self, path: str | PathLike[str]) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._waiters_lock = threading.Lock()
-        self._waiters: set[_Waiter] = set()
-        self._clears = 0
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process
-        self._db.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
-            present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in present:
-                    self._db.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
-
-    def add(self, records: Iterable[Record]) -> list[Record]:
-        """Write ``records`` in one transaction, committed before this returns."""
-        added = list(records)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for record in added:
-                    message_id = _text(record.message_id) or None
-                    if message_id is not None:
-                        row = self._db.execute("SELECT min(id) FROM calls WHERE message_id = ?",
-                                               (message_id,)).fetchone()
-                        record.duplicate_of = row[0]
-                    cursor = self._db.execute(
-                        "INSERT INTO calls (request_id, path, scope, type, status, http_status,"
-                        " group_id, user_id, anonymous_id, message_id, write_key, duplicate_of,"
-                        " fault, has_warnings, auth, has_violations, record)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
-                        (record.request_id, record.path, record.scope, record.type,
-                         record.status, record.http_status, _text(record.group_id),
-                         _text(record.user_id), _text(record.anonymous_id), message_id,
-                         record.write_key, record.duplicate_of, int(record.fault),
-                         int(bool(record.warnings)), record.auth, int(bool(record.violations))))
-                    record.id = int(cursor.lastrowid or 0)
-                    self._db.execute("UPDATE calls SET record = ? WHERE id = ?",
-                                     (json.dumps(record.to_dict(), ensure_ascii=False),
-                                      record.id))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        with self._waiters_lock:
-            waiters = list(self._waiters)
-        for waiter in waiters:  # only those that want one of these look now; others poll
-            if waiter.matching(added):
-                waiter.event.set()
-        return added
-
-    @staticmethod
-    def _where(where: CallFilter, after: int, before: int | None = None) -> tuple[str, list[Any]]:
-        clauses, values = ["id > ?"], [after]
-        if before is not None:
-            clauses.append("id < ?")
-            values.append(before)
-        for name, column in _COLUMNS.items():
-            wanted = getattr(where, name)
-            if wanted is None:
-                continue
-            if name in ("type", "auth") and wanted == "null":
-                clauses.append(f"{column} IS NULL")
-            elif name == "violations":
-                clauses.append(f"coalesce({column}, 0) = ?")
-                values.append(int(wanted))
-            else:
-                clauses.append(f"{column} = ?")
-                values.append(wanted)
-        return " AND ".join(clauses), values
-
-    @staticmethod
-    def _narrowed(where: CallFilter) -> CallFilter:
-        """What SQL can filter by: ``where`` itself, or the ``prefilter`` of a matcher object."""
-        return where if isinstance(where, CallFilter) else getattr(where, "prefilter", _ANY)
-
-    def _rows(self, where: CallFilter, after: int, before: int | None = None,
-              tail: str = "") -> list[Record]:
-        """Records with ``after < id < before`` that ``where`` matches, oldest first."""
-        base = self._narrowed(where)
-        clause, values = self._where(base, after, before)
-        with self._lock:
-            rows = self._db.execute(f"SELECT record FROM calls WHERE {clause} ORDER BY id{tail}",
-                                    values).fetchall()
-        records = [Record.from_dict(json.loads(row[0])) for row in rows]
-        return records if base is where else [r for r in records if where.matches(r)]
-
-    def select(
-        self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
-    ) -> list[Record]:
-        """Matching records, oldest first: those with an id above ``after``, at most ``limit``.
-
-        ``where`` may also be any object with ``matches(record)``; its ``prefilter``
-        (a CallFilter), if it has one, narrows the query first.
-        """
-        if limit is not None and isinstance(where, CallFilter):
-            return self._rows(where, after, tail=f" LIMIT {int(limit)}")
-        return _window(self._rows(where, after), limit, None)
-
-    def page(
-        self,
-        where: CallFilter = _ANY,
-        *,
-        after: int = 0,
-        before: int | None = None,
-        limit: int | None = None,
-        last: int | None = None,
-    ) -> tuple[list[Record], int]:
-        """As :meth:`Journal.page`: a window of the matches and how many match in all."""
-        _check_window(limit, last)
-        if not isinstance(where, CallFilter):
-            chosen = self._rows(where, after, before)
-            return _window(chosen, limit, last), len(chosen)
-        clause, values = self._where(where, after, before)
-        query = f"SELECT record FROM calls WHERE {clause} ORDER BY id"
-        if limit is not None:
-            query += f" LIMIT {int(limit)}"
-        elif last is not None:
-            query += f" DESC LIMIT {int(last)}"
-        with self._lock:
-            self._db.execute("BEGIN")  # one snapshot for both
-            try:
-                rows = self._db.execute(query, values).fetchall()
-                total = self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
-                                         values).fetchone()[0]
-            finally:
-                self._db.execute("COMMIT")
-        records = [Record.from_dict(json.loads(row[0])) for row in rows]
-        if last is not None:
-            records.reverse()
-        return records, int(total)
-
-    def iter_select(
-        self, where: CallFilter = _ANY, *, after: int = 0, before: int | None = None
-    ) -> Iterator[Record]:
-        """As :meth:`Journal.iter_select`: a page of rows per query, no lock held between."""
-        end = self._top() + 1
-        end = end if before is None else min(end, before)
-        base = self._narrowed(where)
-        cursor = after
-        while cursor < end - 1:
-            clause, values = self._where(base, cursor, end)
-            with self._lock:
-                rows = self._db.execute(f"SELECT id, record FROM calls WHERE {clause}"
-                                        f" ORDER BY id LIMIT {_PAGE}", values).fetchall()
-            if not rows:
-                return
-            cursor = rows[-1][0]
-            for _, text in rows:
-                record = Record.from_dict(json.loads(text))
-                if base is where or where.matches(record):
-                    yield record
-
-    def _top(self) -> int:
-        """The highest id written so far, by any process (0 for none)."""
-        with self._lock:
-            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM calls").fetchone()[0])
-
-    def _count(self, where: CallFilter, after: int) -> int:
-        if not isinstance(where, CallFilter):
-            return len(self.select(where, after=after))
-        clause, values = self._where(where, after)
-        with self._lock:
-            return int(self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
-                                        values).fetchone()[0])
-
-    def wait(
-        self,
-        count: int,
-        timeout: float,
-        where: CallFilter = _ANY,
-        *,
-        after: int = 0,
-        cancelled: Cancelled | None = None,
-    ) -> tuple[list[Record], bool]:
-        """As :meth:`Journal.wait`. Sees other processes' writes by polling: each poll reads
-        the highest id, then only the rows written since the last poll."""
-        deadline = time.monotonic() + max(timeout, 0.0)
-        waiter = _Waiter(where, after, count)
-        with self._waiters_lock:
-            self._waiters.add(waiter)
-        try:
-            clears = self._clears
-            seen = max(self._top(), after)
-            found = self._rows(where, after, seen + 1)
-            while (len(found) < count and not waiter.woken
-                   and waiter.sleep(deadline, _POLL_SECONDS, cancelled)):
-                waiter.event.clear()
-                if waiter.error is not None:
-                    raise waiter.error
-                if self._clears != clears:  # records were deleted: select afresh
-                    clears, seen = self._clears, max(self._top(), after)
-                    found = self._rows(where, after, seen + 1)
-                    continue
-                top = self._top()
-                if top > seen:
-                    found += self._rows(where, seen, top + 1)
-                    seen = top
-            if len(found) < count:  # woken or timed out: what was written meanwhile counts
-                top = self._top()
-                if top > seen:
-                    found += self._rows(where, seen, top + 1)
-        finally:
-            with self._waiters_lock:
-                self._waiters.discard(waiter)
-        return found, len(found) >= count
-
-    @property
-    def waiting(self) -> int:
-        """How many :meth:`wait` calls are pending in this process."""
-        with self._waiters_lock:
-            return len(self._waiters)
-
-    def wake_waiters(self) -> None:
-        """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
-        with self._waiters_lock:
-            for waiter in self._waiters:
-                waiter.wake()
-
-    def clear(self, where: CallFilter = _ANY) -> None:
-        """Delete the matching records (all, by default); ids keep increasing."""
-        clause, values = self._where(where, 0)
-        with self._lock:
-            self._db.execute(f"DELETE FROM calls WHERE {clause}", values)
-        self._clears += 1
-        with self._waiters_lock:
-            for waiter in self._waiters:
-                waiter.event.set()
-
-    def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
-        """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""
-        clause, values = self._where(where, 0)
-        with self._lock:
-            total, accepted, rejected, faults, duplicates, warned, violated = self._db.execute(
-                "SELECT count(*), total(status = 'accepted'), total(status = 'rejected'),"
-                " total(fault), total(duplicate_of IS NOT NULL), total(has_warnings),"
-                f" total(has_violations) FROM calls WHERE {clause}", values).fetchone()
-            by_type = self._db.execute(
-                f"SELECT coalesce(type, 'null'), count(*) FROM calls WHERE {clause}"
-                " GROUP BY 1", values).fetchall()
-        counts = {"accepted": int(accepted), "rejected": int(rejected), "faults": int(faults),
-                  "duplicates": int(duplicates), "with_warnings": int(warned),
-                  "violations": int(violated)}
-        return _stats(int(total), counts, dict(by_type), 0)
-
-    def close(self) -> None:
-        """Checkpoint the WAL into the file and close it."""
-        with self._lock:
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                self._db.close()
-
-    def __len__(self) -> int:
-        return self._count(_ANY, 0)
+        return SqliteJournal
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,8 +14,9 @@ pytest.importorskip("hypothesis_jsonschema")
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARISONS = (
-    "validate", "throughput-batch", "throughput-group", "fixture-suite", "start-stop",
-    "intercept", "strategies", "memory", "plugin-load", "watchers", "prism",
+    "validate", "throughput-batch", "throughput-group", "sqlite-journal", "scaling",
+    "fixture-suite", "start-stop", "intercept", "strategies", "memory", "plugin-load",
+    "watchers", "prism",
 )
 
 

@@ -4,6 +4,7 @@ several processes (mockseg serve twice, or gunicorn workers) share one file."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -13,11 +14,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 import requests
 
-from mockseg import MockSegment
+from mockseg import MockSegment, sqlite_journal
+from mockseg.journal import CallFilter, Record, SqliteJournal
+from mockseg.plans import PlanViolation
+from mockseg.validation import Violation
 from tests.conftest import B2B, basic
 from tests.helpers import Served
 
@@ -202,3 +208,224 @@ def test_sigterm_answers_in_flight_requests_then_closes_the_journal(tmp_path: Pa
     assert "slow" in stored_message_ids(path)
     assert not Path(str(path) + "-wal").exists() or Path(str(path) + "-wal").stat().st_size == 0
     json.dumps(result)
+
+
+# --- the stored form, old files, several writers, the checkpointer ------------------------------
+
+
+def every_field_records() -> list[Record]:
+    """Records with every field set, as the app makes them and as Python code may."""
+    answer = MappingProxyType({"status": 400, "headers": MappingProxyType({"X-A": "1"}),
+                               "body": '{"success":false}'})
+    headers = MappingProxyType({"User-Agent": "sdk/1", "Content-Type": "application/json"})
+    received = {"type": "group", "groupId": "g1", "userId": "u1", "messageId": "m-é",
+                "traits": {"name": "Zoë", "n": 12345678901234567890123}}
+    common: dict[str, Any] = dict(request_id="r1", received_at="2026-01-01T00:00:00.000Z",
+                                  path="/v1/batch", http_status=400, write_key="k",
+                                  headers=headers, auth="basic+body", scope="s1", fault=True)
+    kept = Record(**common, type="group", status="rejected",
+                  errors=[Violation("groupId", "Missing groupId")],
+                  warnings=[Violation("traits.x", "odd", "warning")],
+                  payload=received,
+                  payload_json=b'{ "type": "group", "groupId": "g1", "userId": "u1",\n'
+                               b' "messageId": "m-\xc3\xa9", "traits": {"name": "Zo\\u00eb",'
+                               b' "n": 12345678901234567890123}}',
+                  violations=[PlanViolation("Required", "traits.plan", "is required")])
+    parsed = Record(**common, type="track", status="rejected", errors=[], warnings=[],
+                    payload={"type": "track", "messageId": "m-é", "anonymousId": "a"})
+    unread = Record(request_id="r2", received_at="t", path="/v1/group", type=None,
+                    status="rejected", http_status=400, errors=[Violation("body", "bad")],
+                    warnings=[], payload=None, write_key=None, headers={},
+                    raw_body="{oops \\x00")
+    for record in (kept, parsed):
+        record.response = answer
+    unread.response = {"status": 400, "headers": {}, "body": "x"}
+    return [kept, parsed, unread]
+
+
+def test_records_read_back_with_every_field_and_the_file_holds_their_admin_form(
+        tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "calls.sqlite")
+    written = journal.add(every_field_records())
+    assert [r.id for r in written] == [1, 2, 3] and [r.duplicate_of for r in written] == [
+        None, 1, None]
+    expected = [record.to_dict() for record in written]
+    assert [record.to_dict() for record in journal.select()] == expected
+    with sqlite3.connect(tmp_path / "calls.sqlite") as db:  # another reader of the file
+        stored = [json.loads(row[0]) for row in db.execute("SELECT record FROM calls")]
+    assert stored == expected
+    assert journal.select()[0].payload["traits"] == {"name": "Zoë",
+                                                    "n": 12345678901234567890123}
+    assert journal.select(CallFilter(violations=True, auth="basic+body", scope="s1"))[0].id == 1
+    journal.close()
+
+
+OLD_SCHEMA = """
+CREATE TABLE calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
+    group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
+    duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER, record TEXT NOT NULL
+);
+CREATE INDEX calls_message_id ON calls (message_id);
+"""
+
+
+def test_a_file_of_an_older_mockseg_opens_gets_the_new_columns_and_goes_on(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = Record(request_id="r", received_at="t", path="/v1/group", type="group",
+                 status="accepted", http_status=200, errors=[], warnings=[],
+                 payload={"type": "group", "messageId": "m1", "groupId": "g"},
+                 write_key="k", headers={"User-Agent": "old"})
+    old.id = 7
+    with sqlite3.connect(path) as db:  # as the first mockseg wrote it; ids 1-6 were deleted
+        db.executescript(OLD_SCHEMA)
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('calls', 7)")
+        db.execute("INSERT INTO calls (id, request_id, path, type, status, http_status,"
+                   " group_id, message_id, write_key, fault, has_warnings, record)"
+                   " VALUES (7, 'r', '/v1/group', 'group', 'accepted', 200, 'g', 'm1', 'k',"
+                   " 0, 0, ?)", (json.dumps(old.to_dict()),))
+    journal = SqliteJournal(path)
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    assert {"auth", "has_violations"} <= columns
+    (again,) = journal.select()
+    assert again.to_dict() == old.to_dict()
+    new = journal.add([Record.from_dict({**old.to_dict(), "id": 0})])
+    assert new[0].id == 8 and new[0].duplicate_of == 7  # after the old ids; first is the old
+    assert journal.stats()["duplicates"] == 1 and len(journal) == 2
+    journal.close()
+
+
+def test_ids_and_duplicates_come_from_the_file_whichever_connection_writes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    one, two = SqliteJournal(path), SqliteJournal(path)  # as two processes
+
+    def made(*message_ids: str | None) -> list[Record]:
+        return [Record(request_id="r", received_at="t", path="/v1/batch", type="group",
+                       status="accepted", http_status=200, errors=[], warnings=[],
+                       payload={"messageId": mid} if mid is not None else {}, write_key=None,
+                       headers={}) for mid in message_ids]
+
+    one.add(made("a", "b", "a"))
+    two.add(made("b", "c", None, "c"))
+    one.add(made("c", "a", ""))
+    two.clear(CallFilter(message_id="b"))
+    one.add(made("b", "b"))
+    seen = [(r.id, r.message_id, r.duplicate_of) for r in two.select()]
+    assert seen == [(1, "a", None), (3, "a", 1), (5, "c", None), (6, None, None),
+                    (7, "c", 5), (8, "c", 5), (9, "a", 1), (10, "", None),
+                    (11, "b", None), (12, "b", 11)]  # the deleted "b"s no longer count
+    one.close()
+    two.close()
+
+
+def _write_batches(path: str, worker: int, batches: int) -> None:
+    journal = SqliteJournal(path)
+    for n in range(batches):
+        journal.add(Record(request_id=f"{worker}-{n}", received_at="t", path="/v1/batch",
+                           type="group", status="accepted", http_status=200, errors=[],
+                           warnings=[], payload={"messageId": f"m{(n * 7 + i) % 50}"},
+                           write_key=None, headers={}) for i in range(10))
+    journal.close()
+
+
+def test_processes_writing_at_once_keep_ids_increasing_and_duplicates_first(
+        tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    SqliteJournal(path).close()  # the schema exists before both start
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=_write_batches, args=(path, worker, 40))
+               for worker in range(3)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT id, message_id, duplicate_of, request_id, record FROM calls"
+                          " ORDER BY id").fetchall()
+    assert [row[0] for row in rows] == list(range(1, 1201))
+    first: dict[str, int] = {}
+    for record_id, message_id, duplicate_of, _, text in rows:
+        assert duplicate_of == first.get(message_id), (record_id, message_id)
+        first.setdefault(message_id, record_id)
+        stored = json.loads(text)
+        assert (stored["id"], stored["duplicate_of"]) == (record_id, duplicate_of)
+    batches = [[row[3] for row in rows[start:start + 10]] for start in range(0, 1200, 10)]
+    assert all(len(set(batch)) == 1 for batch in batches)  # a batch's rows are contiguous
+
+
+def test_a_call_that_cannot_be_stored_leaves_nothing_and_takes_no_id(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "calls.sqlite")
+    good, bad = every_field_records()[1], every_field_records()[1]
+    bad._payload = {"not json": object()}
+    with pytest.raises(TypeError):
+        journal.add([good, bad])
+    assert journal.select() == [] and good.id == 0
+    assert [r.id for r in journal.add([good])] == [1]
+    journal.close()
+
+
+def test_the_wal_is_copied_into_the_file_by_a_thread_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_journal, "_CHECKPOINT_BYTES", 50_000)
+    path = tmp_path / "calls.sqlite"
+    journal = SqliteJournal(path)
+    empty = path.stat().st_size
+    big = Record.from_dict({**every_field_records()[2].to_dict(), "raw_body": "x" * 6000})
+    for _ in range(20):  # about 120 KB: far below the writer's own checkpoint (40 MB)
+        journal.add([big])
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < empty + 60_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size >= empty + 60_000  # copied there, not only in the WAL
+    assert any(t.name == "mockseg:checkpoint" for t in threading.enumerate())
+    journal.close()
+    assert not any(t.name == "mockseg:checkpoint" for t in threading.enumerate())
+
+
+def _open_fresh_files(folder: str, rounds: int, start: Any, failures: Any) -> None:
+    for n in range(rounds):
+        start.wait(30)
+        try:
+            SqliteJournal(Path(folder) / f"new-{n}.sqlite").close()
+        except sqlite3.Error as error:
+            failures.put(f"round {n}: {error}")
+
+
+def test_processes_opening_a_new_file_at_once_all_open_it(tmp_path: Path) -> None:
+    spawn = multiprocessing.get_context("spawn")
+    rounds, start, failures = 8, spawn.Barrier(4), spawn.Queue()
+    openers = [spawn.Process(target=_open_fresh_files, args=(str(tmp_path), rounds, start,
+                                                             failures)) for _ in range(4)]
+    for process in openers:
+        process.start()
+    for process in openers:
+        process.join(60)
+        assert process.exitcode == 0
+    found = []
+    while not failures.empty():
+        found.append(failures.get())
+    assert found == []  # without taking turns: "database is locked" in some rounds
+    with sqlite3.connect(tmp_path / f"new-{rounds - 1}.sqlite") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole_with_its_duplicates(
+        tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "calls.sqlite")
+    journal.add([Record(request_id="r", received_at="t", path="/v1/batch", type="group",
+                        status="accepted", http_status=200, errors=[], warnings=[],
+                        payload={"messageId": "m5"}, write_key=None, headers={})])
+    big = [Record(request_id="b", received_at="t", path="/v1/batch", type="group",
+                  status="accepted", http_status=200, errors=[], warnings=[],
+                  payload={"messageId": f"m{n % 600}"}, write_key=None, headers={})
+           for n in range(1200)]  # more messageIds, and rows, than one statement takes
+    journal.add(big)
+    assert [r.id for r in big] == list(range(2, 1202))
+    expected = [1 if n % 600 == 5 else (None if n < 600 else n - 600 + 2) for n in range(1200)]
+    assert [r.duplicate_of for r in journal.select()][1:] == expected
+    journal.close()

@@ -1,0 +1,599 @@
+"""The SQLite journal: records in a SQLite file (WAL mode), committed before the call is
+answered, kept across restarts and shared by several server processes.
+
+Writing is the hot path. An :meth:`SqliteJournal.add` is one transaction in which one INSERT
+statement writes up to 100 records, and each record's stored JSON is assembled from bytes: its
+payload's JSON (the body as received) is spliced in as it is, the fields a request's records
+share (headers, answer, write key...) are encoded once for all of them, and the rest goes
+through orjson. All of that happens before the write lock is taken. Under the lock, the file
+says the next id and, through its messageId index, the first record of each messageId, so ids
+stay unique and increasing and ``duplicate_of`` points at the first record in the file,
+whichever process wrote it.
+
+Processes that share a file take turns writing on a lock file beside it (``FILE-lock``, a
+blocking ``flock``): a waiting writer wakes as soon as the other commits, where SQLite's own
+busy handler would sleep a millisecond or more before it looked again. A thread copies the WAL
+into the file in the background (see :class:`_Checkpointer`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from os import PathLike
+from pathlib import Path
+from typing import IO, Any
+
+from mockseg.journal import (
+    _ANY,
+    _PAGE,
+    CallFilter,
+    Cancelled,
+    Record,
+    _check_window,
+    _plain,
+    _stats,
+    _Waiter,
+    _window,
+)
+from mockseg.jsoncodec import dumps
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's busy handler alone serializes the writers
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SqliteJournal"]
+
+log = logging.getLogger("mockseg")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
+    group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
+    duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER,
+    record TEXT NOT NULL, auth TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
+"""
+#: Columns added since the first schema, with their types: a journal file from an older
+#: mockseg gets them on open.
+_ADDED_COLUMNS = {"auth": "TEXT", "has_violations": "INTEGER"}
+#: CallFilter field -> column; payload fields are stored as text only when they are strings.
+_COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
+            "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
+            "write_key": "write_key", "auth": "auth", "request_id": "request_id",
+            "scope": "scope", "violations": "has_violations"}
+#: The columns an INSERT sets, in its order: those known before the file is asked first.
+_INSERTED = ("request_id", "path", "scope", "type", "status", "http_status", "group_id",
+             "user_id", "anonymous_id", "message_id", "write_key", "fault", "has_warnings",
+             "auth", "has_violations", "id", "duplicate_of", "record")
+#: Rows per INSERT (at most): one statement of many rows costs SQLite less than as many
+#: statements.
+_INSERT_ROWS = 100
+#: The highest id ever given (AUTOINCREMENT's counter survives deletes), by any process.
+_LAST_ID = ("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'calls'), 0),"
+            " coalesce((SELECT max(id) FROM calls), 0))")
+#: messageIds looked up per query (SQLite bounds the parameters of one statement), and the
+#: sizes a query is padded to (with NULLs, which match nothing).
+_LOOKUP_CHUNK = 512
+_LOOKUP_SIZES = (1, 4, 16, 64, 128, 256, _LOOKUP_CHUNK)
+#: Statements a connection keeps prepared: an INSERT per row count up to _INSERT_ROWS, the
+#: messageId look-ups and the admin API's queries.
+_STATEMENTS = 256
+#: Bytes of records a process writes between two background checkpoints (about 1,000 pages
+#: of 4 KB, SQLite's default), and the WAL pages at which a writer checkpoints it itself
+#: (40 MB of 8 KB pages).
+_CHECKPOINT_BYTES = 4_000_000
+_BACKSTOP_PAGES = 5_000
+#: The page size of a new journal file.
+_PAGE_SIZE = 8192
+#: How often a waiter looks for records that other processes wrote.
+_POLL_SECONDS = 0.05
+
+
+@cache
+def _insert_query(rows: int) -> str:
+    """An INSERT of ``rows`` rows (of :data:`_INSERTED`)."""
+    row = "(" + ",".join("?" * len(_INSERTED)) + ")"
+    return f"INSERT INTO calls ({', '.join(_INSERTED)}) VALUES " + ",".join([row] * rows)
+
+
+@cache
+def _first_ids_query(size: int) -> str:
+    """The first id of each of ``size`` messageIds: one index search each (``min(id)`` of an
+    ``IN`` list grouped by messageId would read every duplicate)."""
+    return ("WITH wanted(message_id) AS (VALUES " + ",".join(["(?)"] * size) + ")"
+            " SELECT message_id, (SELECT min(id) FROM calls"
+            " WHERE calls.message_id = wanted.message_id) FROM wanted")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _shared_fields(record: Record) -> bytes:
+    """The fields a request's records share, encoded: ``"request_id":...,"response":{...}``
+    (no braces)."""
+    return dumps({
+        "request_id": record.request_id,
+        "received_at": record.received_at,
+        "path": record.path,
+        "http_status": record.http_status,
+        "write_key": record.write_key,
+        "auth": record.auth,
+        "headers": dict(record.headers),
+        "fault": record.fault,
+        "scope": record.scope,
+        "response": _plain(record.response),
+    })[1:-1]
+
+
+def _own_fields(record: Record) -> bytes:
+    """The fields of this record alone, but its payload, id and duplicate (no braces)."""
+    own: dict[str, Any] = {
+        "type": record.type,
+        "status": record.status,
+        "errors": [error.to_dict() for error in record.errors],
+        "warnings": [warning.to_dict() for warning in record.warnings],
+        "violations": [violation.to_dict() for violation in record.violations],
+    }
+    if record.raw_body is not None:
+        own["raw_body"] = record.raw_body
+    return dumps(own)[1:-1]
+
+
+def _payload_json(record: Record) -> bytes:
+    """The payload's JSON: the bytes the record keeps (the body as received), unparsed; or,
+    for a record that keeps its payload parsed, that encoded."""
+    payload = record._payload
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    return dumps(record.payload)
+
+
+def _with_ids(body: str, record_id: int, duplicate_of: int | None) -> str:
+    """The stored JSON: ``{"id":...,"duplicate_of":...`` then ``body``."""
+    return (f'{{"id":{record_id},"duplicate_of":'
+            f'{"null" if duplicate_of is None else duplicate_of}{body}')
+
+
+#: A record ready to insert: its columns but id, duplicate_of and record; its messageId
+#: (a non-empty string, or None); its stored JSON after id and duplicate_of (``,...}``).
+_Prepared = tuple[tuple[Any, ...], str | None, str]
+
+
+def _prepared(records: list[Record]) -> list[_Prepared]:
+    """What :meth:`SqliteJournal.add` inserts for each record, but what the file decides.
+
+    A request's records share their scalar fields, headers and answer (alive here, so their
+    ids stand for them): those are encoded once; so are the own fields of a record with no
+    error, warning or violation, which depend only on its type and status.
+    """
+    shared_cache: dict[tuple[Any, ...], bytes] = {}
+    own_cache: dict[tuple[str | None, str], bytes] = {}
+    prepared = []
+    for record in records:
+        key = (record.request_id, record.received_at, record.path, record.http_status,
+               record.write_key, record.auth, record.fault, record.scope,
+               id(record.headers), id(record.response))
+        shared = shared_cache.get(key)
+        if shared is None:
+            shared = shared_cache[key] = b"," + _shared_fields(record) + b","
+        plain = not (record.errors or record.warnings or record.violations
+                     or record.raw_body is not None)
+        own = own_cache.get((record.type, record.status)) if plain else None
+        if own is None:
+            own = _own_fields(record) + b',"payload":'
+            if plain:
+                own_cache[(record.type, record.status)] = own
+        message_id = _text(record.message_id) or None
+        columns = (record.request_id, record.path, record.scope, record.type, record.status,
+                   record.http_status, _text(record.group_id), _text(record.user_id),
+                   _text(record.anonymous_id), message_id, record.write_key,
+                   int(record.fault), int(bool(record.warnings)), record.auth,
+                   int(bool(record.violations)))
+        body = b"".join((shared, own, _payload_json(record), b"}")).decode("utf-8")
+        prepared.append((columns, message_id, body))
+    return prepared
+
+
+class _FileLock:
+    """An exclusive ``flock`` on ``FILE-lock``, for the writers of every process sharing the
+    file; opened anew in a forked child (a lock inherited across fork would be shared)."""
+
+    def __init__(self, path: Path) -> None:
+        #: None for a database no other process can open (``:memory:``).
+        self.path = Path(f"{path}-lock") if str(path) != ":memory:" else None
+        self._file: IO[bytes] | None = None
+        self._pid = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        if fcntl is None or self.path is None:
+            yield
+            return
+        if self._file is None or self._pid != os.getpid():
+            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open with the journal
+            self._pid = os.getpid()
+        fileno = self._file.fileno()
+        fcntl.flock(fileno, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fileno, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Checkpointer:
+    """Copies the WAL into the database file from a thread of its own, so that calls do not:
+    SQLite's automatic checkpoint copies the WAL inside the COMMIT of whichever call crosses
+    its threshold (1,000 pages by default: 10 to 30 ms, fsyncs included, once every ~30
+    batches of 100).
+
+    A passive checkpoint takes no lock that writers or readers wait on, so writers go on
+    appending meanwhile; but SQLite starts the WAL over only at a commit that finds all of it
+    copied, which a checkpoint racing busy writers rarely leaves. So the writing connection
+    keeps SQLite's own checkpoint at :data:`_BACKSTOP_PAGES`: by then the thread has copied
+    nearly everything, and that checkpoint only copies the rest and syncs, once per ~40 MB of WAL.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._due = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._written = 0
+
+    def wrote(self, size: int) -> None:
+        """Count ``size`` bytes written; past the threshold, have the WAL checkpointed."""
+        self._written += size
+        if self._written < _CHECKPOINT_BYTES or self._closing:
+            return
+        self._written = 0
+        if self._thread is None or self._pid != os.getpid():  # none yet, or forked since
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="mockseg:checkpoint",
+                                            daemon=True)
+            self._thread.start()
+        self._due.set()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._closing:
+                    return
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:  # the next one, or the backstop, will do
+                    log.warning("mockseg: checkpointing %s failed: %s", self.path, error)
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        """Stop the thread (after the checkpoint it is running, if any)."""
+        self._closing = True
+        self._due.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join()
+
+
+class SqliteJournal:
+    """Records in a SQLite file (WAL mode): committed before the call is answered, kept across
+    restarts, and shareable by several server processes (ids stay unique and increasing)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._writers = _FileLock(self.path)
+        self._waiters_lock = threading.Lock()
+        self._waiters: set[_Waiter] = set()
+        self._clears = 0
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
+                                   isolation_level=None, cached_statements=_STATEMENTS)
+        self._checkpointer = _Checkpointer(self.path)
+        # Older SQLite builds take at most 999 parameters per statement.
+        variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._insert_rows = max(1, min(_INSERT_ROWS, variables // len(_INSERTED)))
+        self._lookup_chunk = max(1, min(_LOOKUP_CHUNK, variables))
+        with self._lock, self._writers.held():  # processes opening a new file take turns
+            # A new file gets 8 KB pages: a batch's rows fill fewer of them, so its commit
+            # writes less (an existing file keeps its page size; this is a no-op there).
+            self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process
+            self._db.execute("PRAGMA busy_timeout=30000")
+            # The checkpointer thread copies the WAL into the file; SQLite's own checkpoint,
+            # which runs inside a call's COMMIT, stays as the backstop for a WAL it lets grow.
+            self._db.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
+            self._db.executescript(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed on leaving (lock held by the caller)."""
+        with self._writers.held():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _first_ids(self, message_ids: set[str]) -> dict[str, int]:
+        """The first id in the file of each of ``message_ids`` that it holds (lock held)."""
+        found: dict[str, int] = {}
+        wanted = list(message_ids)
+        step = self._lookup_chunk
+        for start in range(0, len(wanted), step):
+            chunk: list[str | None] = list(wanted[start:start + step])
+            size = min(_LOOKUP_SIZES[bisect_left(_LOOKUP_SIZES, len(chunk))], step)
+            chunk += [None] * (size - len(chunk))  # a few statement shapes, all cached
+            found.update((message_id, first) for message_id, first in self._db.execute(
+                _first_ids_query(size), chunk) if first is not None)
+        return found
+
+    def add(self, records: Iterable[Record]) -> list[Record]:
+        """Write ``records`` in one transaction, committed before this returns; number them
+        and mark duplicates by messageId, as the file says (other processes write to it)."""
+        added = list(records)
+        if not added:
+            return added
+        prepared = _prepared(added)
+        wanted = {message_id for _, message_id, _ in prepared if message_id is not None}
+        numbered: list[tuple[int, int | None]] = []
+        with self._lock, self._writing() as db:
+            last = int(db.execute(_LAST_ID).fetchone()[0])
+            first = self._first_ids(wanted) if wanted else {}
+            values: list[Any] = []
+            for columns, message_id, body in prepared:
+                last += 1
+                duplicate_of = None
+                if message_id is not None:
+                    duplicate_of = first.setdefault(message_id, last)
+                    if duplicate_of == last:
+                        duplicate_of = None
+                numbered.append((last, duplicate_of))
+                values += columns
+                values += (last, duplicate_of, _with_ids(body, last, duplicate_of))
+            width = len(_INSERTED) * self._insert_rows
+            for start in range(0, len(values), width):
+                chunk = values[start:start + width]
+                db.execute(_insert_query(len(chunk) // len(_INSERTED)), chunk)
+            self._checkpointer.wrote(sum(len(body) for _, _, body in prepared))
+        for record, (record_id, duplicate_of) in zip(added, numbered, strict=True):
+            record.id, record.duplicate_of = record_id, duplicate_of
+        with self._waiters_lock:
+            waiters = list(self._waiters)
+        for waiter in waiters:  # only those that want one of these look now; others poll
+            if waiter.matching(added):
+                waiter.event.set()
+        return added
+
+    @staticmethod
+    def _where(where: CallFilter, after: int, before: int | None = None) -> tuple[str, list[Any]]:
+        clauses, values = ["id > ?"], [after]
+        if before is not None:
+            clauses.append("id < ?")
+            values.append(before)
+        for name, column in _COLUMNS.items():
+            wanted = getattr(where, name)
+            if wanted is None:
+                continue
+            if name in ("type", "auth") and wanted == "null":
+                clauses.append(f"{column} IS NULL")
+            elif name == "violations":
+                clauses.append(f"coalesce({column}, 0) = ?")
+                values.append(int(wanted))
+            else:
+                clauses.append(f"{column} = ?")
+                values.append(wanted)
+        return " AND ".join(clauses), values
+
+    @staticmethod
+    def _narrowed(where: CallFilter) -> CallFilter:
+        """What SQL can filter by: ``where`` itself, or the ``prefilter`` of a matcher object."""
+        return where if isinstance(where, CallFilter) else getattr(where, "prefilter", _ANY)
+
+    def _rows(self, where: CallFilter, after: int, before: int | None = None,
+              tail: str = "") -> list[Record]:
+        """Records with ``after < id < before`` that ``where`` matches, oldest first."""
+        base = self._narrowed(where)
+        clause, values = self._where(base, after, before)
+        with self._lock:
+            rows = self._db.execute(f"SELECT record FROM calls WHERE {clause} ORDER BY id{tail}",
+                                    values).fetchall()
+        records = [Record.from_dict(json.loads(row[0])) for row in rows]
+        return records if base is where else [r for r in records if where.matches(r)]
+
+    def select(
+        self, where: CallFilter = _ANY, *, after: int = 0, limit: int | None = None
+    ) -> list[Record]:
+        """Matching records, oldest first: those with an id above ``after``, at most ``limit``.
+
+        ``where`` may also be any object with ``matches(record)``; its ``prefilter``
+        (a CallFilter), if it has one, narrows the query first.
+        """
+        if limit is not None and isinstance(where, CallFilter):
+            return self._rows(where, after, tail=f" LIMIT {int(limit)}")
+        return _window(self._rows(where, after), limit, None)
+
+    def page(
+        self,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        before: int | None = None,
+        limit: int | None = None,
+        last: int | None = None,
+    ) -> tuple[list[Record], int]:
+        """As :meth:`Journal.page`: a window of the matches and how many match in all."""
+        _check_window(limit, last)
+        if not isinstance(where, CallFilter):
+            chosen = self._rows(where, after, before)
+            return _window(chosen, limit, last), len(chosen)
+        clause, values = self._where(where, after, before)
+        query = f"SELECT record FROM calls WHERE {clause} ORDER BY id"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        elif last is not None:
+            query += f" DESC LIMIT {int(last)}"
+        with self._lock:
+            self._db.execute("BEGIN")  # one snapshot for both
+            try:
+                rows = self._db.execute(query, values).fetchall()
+                total = self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
+                                         values).fetchone()[0]
+            finally:
+                self._db.execute("COMMIT")
+        records = [Record.from_dict(json.loads(row[0])) for row in rows]
+        if last is not None:
+            records.reverse()
+        return records, int(total)
+
+    def iter_select(
+        self, where: CallFilter = _ANY, *, after: int = 0, before: int | None = None
+    ) -> Iterator[Record]:
+        """As :meth:`Journal.iter_select`: a page of rows per query, no lock held between."""
+        end = self._top() + 1
+        end = end if before is None else min(end, before)
+        base = self._narrowed(where)
+        cursor = after
+        while cursor < end - 1:
+            clause, values = self._where(base, cursor, end)
+            with self._lock:
+                rows = self._db.execute(f"SELECT id, record FROM calls WHERE {clause}"
+                                        f" ORDER BY id LIMIT {_PAGE}", values).fetchall()
+            if not rows:
+                return
+            cursor = rows[-1][0]
+            for _, text in rows:
+                record = Record.from_dict(json.loads(text))
+                if base is where or where.matches(record):
+                    yield record
+
+    def _top(self) -> int:
+        """The highest id written so far, by any process (0 for none)."""
+        with self._lock:
+            return int(self._db.execute("SELECT coalesce(max(id), 0) FROM calls").fetchone()[0])
+
+    def _count(self, where: CallFilter, after: int) -> int:
+        if not isinstance(where, CallFilter):
+            return len(self.select(where, after=after))
+        clause, values = self._where(where, after)
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM calls WHERE {clause}",
+                                        values).fetchone()[0])
+
+    def wait(
+        self,
+        count: int,
+        timeout: float,
+        where: CallFilter = _ANY,
+        *,
+        after: int = 0,
+        cancelled: Cancelled | None = None,
+    ) -> tuple[list[Record], bool]:
+        """As :meth:`Journal.wait`. Sees other processes' writes by polling: each poll reads
+        the highest id, then only the rows written since the last poll."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        waiter = _Waiter(where, after, count)
+        with self._waiters_lock:
+            self._waiters.add(waiter)
+        try:
+            clears = self._clears
+            seen = max(self._top(), after)
+            found = self._rows(where, after, seen + 1)
+            while (len(found) < count and not waiter.woken
+                   and waiter.sleep(deadline, _POLL_SECONDS, cancelled)):
+                waiter.event.clear()
+                if waiter.error is not None:
+                    raise waiter.error
+                if self._clears != clears:  # records were deleted: select afresh
+                    clears, seen = self._clears, max(self._top(), after)
+                    found = self._rows(where, after, seen + 1)
+                    continue
+                top = self._top()
+                if top > seen:
+                    found += self._rows(where, seen, top + 1)
+                    seen = top
+            if len(found) < count:  # woken or timed out: what was written meanwhile counts
+                top = self._top()
+                if top > seen:
+                    found += self._rows(where, seen, top + 1)
+        finally:
+            with self._waiters_lock:
+                self._waiters.discard(waiter)
+        return found, len(found) >= count
+
+    @property
+    def waiting(self) -> int:
+        """How many :meth:`wait` calls are pending in this process."""
+        with self._waiters_lock:
+            return len(self._waiters)
+
+    def wake_waiters(self) -> None:
+        """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
+        with self._waiters_lock:
+            for waiter in self._waiters:
+                waiter.wake()
+
+    def clear(self, where: CallFilter = _ANY) -> None:
+        """Delete the matching records (all, by default); ids keep increasing."""
+        clause, values = self._where(where, 0)
+        with self._lock, self._writing() as db:
+            db.execute(f"DELETE FROM calls WHERE {clause}", values)
+        self._clears += 1
+        with self._waiters_lock:
+            for waiter in self._waiters:
+                waiter.event.set()
+
+    def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
+        """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""
+        clause, values = self._where(where, 0)
+        with self._lock:
+            total, accepted, rejected, faults, duplicates, warned, violated = self._db.execute(
+                "SELECT count(*), total(status = 'accepted'), total(status = 'rejected'),"
+                " total(fault), total(duplicate_of IS NOT NULL), total(has_warnings),"
+                f" total(has_violations) FROM calls WHERE {clause}", values).fetchone()
+            by_type = self._db.execute(
+                f"SELECT coalesce(type, 'null'), count(*) FROM calls WHERE {clause}"
+                " GROUP BY 1", values).fetchall()
+        counts = {"accepted": int(accepted), "rejected": int(rejected), "faults": int(faults),
+                  "duplicates": int(duplicates), "with_warnings": int(warned),
+                  "violations": int(violated)}
+        return _stats(int(total), counts, dict(by_type), 0)
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the file and close it."""
+        self._checkpointer.close()
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                self._db.close()
+                self._writers.close()
+
+    def __len__(self) -> int:
+        return self._count(_ANY, 0)
