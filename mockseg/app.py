@@ -7,19 +7,28 @@ Tracking requests go through :meth:`MockSegmentApp.track`; the admin API lives i
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
+from werkzeug.datastructures import Authorization
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_content_length, get_input_stream, get_path_info
 
 from mockseg.cdn import settings_document
-from mockseg.decoding import batch_depth_over, parse_json, read_body
+from mockseg.decoding import (
+    batch_depth_over,
+    items_json,
+    nesting_bound,
+    parse_batch_json,
+    parse_json,
+    read_body,
+)
 from mockseg.errors import (
     ApiError,
     AuthenticationFailed,
@@ -33,14 +42,17 @@ from mockseg.errors import (
 from mockseg.faults import Fault, Faults
 from mockseg.guard import HostAllowList
 from mockseg.journal import Journal, Record, SqliteJournal
-from mockseg.jsoncodec import dumps
 from mockseg.logline import printable
 from mockseg.responses import (
+    Answer,
     add_cors,
+    answer_summary,
+    error_answer,
     error_response,
     json_response,
-    response_summary,
-    success_response,
+    success_answer,
+    with_cors,
+    wsgi_answer,
 )
 from mockseg.routes import (
     BATCH_PATHS,
@@ -51,7 +63,14 @@ from mockseg.routes import (
     settings_write_key,
 )
 from mockseg.rules import Limits
-from mockseg.validation import DEFAULT_LIMITS, Judged, Violation, check_batch, check_message
+from mockseg.validation import (
+    DEFAULT_LIMITS,
+    Judged,
+    Violation,
+    check_batch,
+    check_message,
+    clean_batch,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -73,6 +92,10 @@ RECORDED_HEADERS = (
     "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding",
     "Accept-Encoding", "X-Retry-Count", "Origin",
 )
+#: Each recorded header with the WSGI environ key that holds it.
+_RECORDED_KEYS = tuple(
+    (name, key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key)
+    for name in RECORDED_HEADERS for key in [name.upper().replace("-", "_")])
 _ADMIN_PREFIX = "/__mockseg"
 #: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
 #: shared server (see :meth:`mockseg.MockSegment.scoped`).
@@ -102,6 +125,15 @@ class Settings:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _request_id() -> str:
+    """A random version-4 UUID in hex, as ``uuid.uuid4().hex`` makes it, in a third of the
+    time: its 16 random bytes with the version and variant bits set."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return raw.hex()
 
 
 class MockSegmentApp:
@@ -163,49 +195,68 @@ class MockSegmentApp:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        request = Request(environ)
-        try:
-            response = self.dispatch(request)
-        except Exception as exc:  # a bug of ours: answer, record, and say so in the log
-            log.exception("mockseg failed on %s %s", request.method, request.path)
-            error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
-            response = error_response(error)
-            if not request.path.startswith(_ADMIN_PREFIX):
-                add_cors(response, request.headers.get("Origin"))
-                self._record_failure(request, request.path, environ.get(SCOPE_ENVIRON_KEY),
-                                     error, _now(), None, response)
-        return response(environ, start_response)
+        status, headers, body = wsgi_answer(self.answer(environ), environ)
+        start_response(status, headers)
+        return body
 
-    def dispatch(self, request: Request) -> Response:
-        """Route one request."""
-        path = request.path
-        scope: str | None = request.environ.get(SCOPE_ENVIRON_KEY)
+    def respond(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
+        """The WSGI answer to the request of ``environ`` as a whole: status line, headers and
+        body, with no ``start_response`` (for an in-process caller, such as ``intercept()``)."""
+        status, headers, body = wsgi_answer(self.answer(environ), environ)
+        try:
+            return status, headers, b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    def answer(self, environ: WSGIEnvironment) -> Answer | Response:
+        """Route one request and answer it; a bug of ours is answered, logged and recorded."""
+        try:
+            return self.dispatch(environ)
+        except Exception as exc:  # a bug of ours: answer, record, and say so in the log
+            path = _path(environ)
+            log.exception("mockseg failed on %s %s", _method(environ), path)
+            error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
+            if path.startswith(_ADMIN_PREFIX):
+                return error_response(error)
+            return self._record_failure(
+                environ, path, environ.get(SCOPE_ENVIRON_KEY), error, _now(), None,
+                with_cors(error_answer(error), environ.get("HTTP_ORIGIN")))
+
+    def dispatch(self, environ: WSGIEnvironment) -> Answer | Response:
+        """Route one request: tracking calls get an :class:`~mockseg.responses.Answer`, the
+        admin API, preflights and the CDN settings a werkzeug ``Response``."""
+        path = _path(environ)
+        scope: str | None = environ.get(SCOPE_ENVIRON_KEY)
         if path.startswith(SCOPE_PREFIX):
             scope, _, rest = path[len(SCOPE_PREFIX):].partition("/")
             path = "/" + rest
         if path == _ADMIN_PREFIX or path.startswith(_ADMIN_PREFIX + "/"):
-            return self.admin.dispatch(request, path, scope)
-        origin = request.headers.get("Origin")
+            return self.admin.dispatch(Request(environ), path, scope)
+        method = _method(environ)
+        origin = environ.get("HTTP_ORIGIN")
         endpoint = endpoint_for(path)
         if endpoint is not None:
-            if request.method == "POST":
-                return self.track(request, path, endpoint, scope)
-            if request.method == "OPTIONS":
-                return add_cors(self.preflight(request, "POST, OPTIONS"), origin)
+            if method == "POST":
+                return self.track(environ, path, endpoint, scope)
+            if method == "OPTIONS":
+                return add_cors(self.preflight(Request(environ), "POST, OPTIONS"), origin)
             error: ApiError = MethodNotAllowed(
-                f"Method {request.method} is not allowed on {path}; use POST", field="method")
-            return self._record_failure(request, path, scope, error, _now(), None, add_cors(
-                error_response(error, {"Allow": "POST, OPTIONS"}), origin))
+                f"Method {method} is not allowed on {path}; use POST", field="method")
+            return self._record_failure(environ, path, scope, error, _now(), None, with_cors(
+                error_answer(error, {"Allow": "POST, OPTIONS"}), origin))
         write_key = settings_write_key(path)
-        if write_key is not None and request.method in ("GET", "HEAD", "OPTIONS"):
-            if request.method == "OPTIONS":
-                return add_cors(self.preflight(request, "GET, HEAD, OPTIONS"), origin)
-            return add_cors(self.cdn_settings_response(request, write_key, scope), origin)
+        if write_key is not None and method in ("GET", "HEAD", "OPTIONS"):
+            if method == "OPTIONS":
+                return add_cors(self.preflight(Request(environ), "GET, HEAD, OPTIONS"), origin)
+            return add_cors(self.cdn_settings_response(Request(environ), write_key, scope),
+                            origin)
         error = NotFound(not_found_message(path), field="path")
-        response = add_cors(error_response(error), origin)
-        if request.method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
-            return response
-        return self._record_failure(request, path, scope, error, _now(), None, response)
+        answer = with_cors(error_answer(error), origin)
+        if method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
+            return answer
+        return self._record_failure(environ, path, scope, error, _now(), None, answer)
 
     @staticmethod
     def preflight(request: Request, methods: str) -> Response:
@@ -233,47 +284,36 @@ class MockSegmentApp:
 
     # --- tracking --------------------------------------------------------------------------
 
-    def track(self, request: Request, path: str, endpoint: str, scope: str | None) -> Response:
+    def track(self, environ: WSGIEnvironment, path: str, endpoint: str,
+              scope: str | None) -> Answer:
         """Judge one tracking request, record every message in it, and answer.
 
-        ``path`` is the path as called (``/v1/g``), ``endpoint`` the one it stands for.
+        ``path`` is the path as called (``/v1/g``), ``endpoint`` the one it stands for. The
+        request is read from the WSGI environ as it is: no werkzeug request is built.
         """
         received_at = _now()
-        origin = request.headers.get("Origin")
+        origin = environ.get("HTTP_ORIGIN")
         settings = self.settings_for(scope)
         fault = self.faults.take(scope)
         is_batch = endpoint in BATCH_PATHS
         limits = settings.limits
         limit = limits.max_batch_bytes if is_batch else limits.max_body_bytes
         data: bytes | None = None
+        encoded: list[bytes] = []
         try:
             data = read_body(
-                request.stream,
-                request.content_length,
-                request.headers.get("Content-Encoding", ""),
+                _body_stream(environ),
+                get_content_length(environ),
+                environ.get("HTTP_CONTENT_ENCODING", ""),
                 limit,
                 "batch request" if is_batch else "request body",
             )
-            body = parse_json(data, limits.max_json_depth, walk=not is_batch)
-            if not isinstance(body, dict):
-                raise ValidationFailed("Request body must be a JSON object")
-            encoded: list[bytes] = []
             if is_batch:
-                items = body.get("batch")
-                if isinstance(items, list) and len(items) > limits.max_batch_items:
-                    raise PayloadTooLarge(
-                        f"Exceed payload limit: {len(items)} batch items "
-                        f"(max {limits.max_batch_items})", field="batch")
-                if isinstance(items, list):
-                    encoded = [dumps(item) for item in items]  # kept by the records, too
-                if (data.count(b"{") + data.count(b"[") > limits.max_json_depth
-                        and batch_depth_over(body, encoded, limits.max_json_depth)):
-                    raise ValidationFailed(
-                        f"JSON nested too deeply (max {limits.max_json_depth} levels)")
-                messages, request_errors = check_batch(
-                    body, limits, measure_items=len(data) > limits.max_item_bytes,
-                    encoded=encoded)
+                body, messages, request_errors, encoded = _judge_batch(data, limits)
             else:
+                body = parse_json(data, limits.max_json_depth)
+                if not isinstance(body, dict):
+                    raise ValidationFailed(_NOT_AN_OBJECT)
                 kind = TRACKING_PATHS[endpoint]
                 messages, request_errors = [Judged(body, kind, *check_message(body, kind,
                                                                               limits))], []
@@ -281,16 +321,17 @@ class MockSegmentApp:
             # Production answers 400 only to what it cannot read; segment mode likewise.
             lenient = settings.mode == "segment" and isinstance(error, ValidationFailed)
             return self._record_failure(
-                request, path, scope, error, received_at, data,
-                add_cors(self._answer(fault, None if lenient else error), origin),
+                environ, path, scope, error, received_at, data,
+                with_cors(self._answer(fault, None if lenient else error), origin),
                 fault=fault)
 
-        write_key, auth = credentials(request, body)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        write_key, auth = credentials(authorization, body)
         violations = _plan_violations(settings.tracking_plan, messages,
                                       None if is_batch else TRACKING_PATHS[endpoint])
         if violations:
             messages = _blocked_by_plan(settings.tracking_plan, messages, violations)
-        auth_error = (self._auth_error(write_key, settings, request.headers.get("Authorization"))
+        auth_error = (self._auth_error(write_key, settings, authorization)
                       if settings.mode == "strict" else None)
         all_errors = request_errors + [e for m in messages for e in m.errors]
         if settings.mode == "segment":
@@ -305,36 +346,42 @@ class MockSegmentApp:
         if fault is not None:
             http_status = fault.status
 
-        headers = self._recorded_headers(request)
-        request_id = uuid.uuid4().hex
+        headers = self._recorded_headers(environ)
+        request_id = _request_id()
+        is_fault = fault is not None
+        # Set once for every message: what each record adds to its own errors and warnings.
+        first_errors: list[Violation] = list(request_errors)
+        if auth_error is not None:
+            first_errors.insert(0, auth_error.errors[0])
+        not_accepted: list[Violation] = []
+        if auth_error is None and answer is not None:
+            first = answer.errors[0]
+            not_accepted = [Violation("batch", "Not accepted: the batch was rejected "
+                                               f"({first.field}: {first.message})")]
+        first_warnings = ([Violation("writeKey", "Missing write key")]
+                          if settings.mode == "segment" and write_key is None else [])
+        delivered = http_status < 300
         records = []
         for index, message in enumerate(messages):
-            errors = list(request_errors) + message.errors
-            warnings = message.warnings
-            if auth_error is not None:
-                errors.insert(0, auth_error.errors[0])
-            elif answer is not None and not errors:
-                first = answer.errors[0]
-                errors = [Violation("batch", "Not accepted: the batch was rejected "
-                                             f"({first.field}: {first.message})")]
-            if settings.mode == "segment" and write_key is None:
-                warnings = [Violation("writeKey", "Missing write key"), *warnings]
+            errors = [*first_errors, *message.errors]
+            if not errors and not_accepted:
+                errors = list(not_accepted)
             records.append(Record(
                 request_id=request_id,
                 received_at=received_at,
                 path=path,
                 scope=scope,
                 type=message.type,
-                status="accepted" if not errors and http_status < 300 else "rejected",
+                status="accepted" if delivered and not errors else "rejected",
                 http_status=http_status,
                 errors=errors,
-                warnings=warnings,
+                warnings=[*first_warnings, *message.warnings],
                 payload=message.payload,
                 payload_json=encoded[index] if is_batch else data,
                 write_key=write_key,
                 auth=auth,
                 headers=headers,
-                fault=fault is not None,
+                fault=is_fault,
                 violations=violations[index] if violations else (),
             ))
         if not records:  # an empty batch still leaves a trace
@@ -343,9 +390,9 @@ class MockSegmentApp:
                 status="rejected" if request_errors or http_status >= 300 else "accepted",
                 http_status=http_status, errors=list(request_errors), warnings=[],
                 payload=body, payload_json=data, write_key=write_key, auth=auth,
-                headers=headers, fault=fault is not None,
+                headers=headers, fault=is_fault,
             ))
-        return self._store(records, add_cors(self._answer(fault, answer), origin),
+        return self._store(records, with_cors(self._answer(fault, answer), origin),
                            fault.delay_ms if fault is not None else 0)
 
     @staticmethod
@@ -363,63 +410,62 @@ class MockSegmentApp:
         return None
 
     @staticmethod
-    def _recorded_headers(request: Request) -> Mapping[str, str]:
-        headers = request.headers
-        return _shared_headers(tuple((name, headers[name]) for name in RECORDED_HEADERS
-                                     if name in headers))
+    def _recorded_headers(environ: WSGIEnvironment) -> Mapping[str, str]:
+        """The :data:`RECORDED_HEADERS` the request has, as the WSGI environ holds them."""
+        return _shared_headers(tuple((name, environ[key]) for name, key in _RECORDED_KEYS
+                                     if key in environ))
 
     def _record_failure(
         self,
-        request: Request,
+        environ: WSGIEnvironment,
         path: str,
         scope: str | None,
         error: ApiError,
         received_at: str,
         data: bytes | None,
-        response: Response,
+        answer: Answer,
         *,
         fault: Fault | None = None,
-    ) -> Response:
+    ) -> Answer:
         """A request that failed before it had messages leaves one record of type null."""
-        write_key, auth = credentials(request, {})
+        write_key, auth = credentials(environ.get("HTTP_AUTHORIZATION"), {})
         raw_body = data.decode("utf-8", "backslashreplace") if data else None
         return self._store([Record(
-            request_id=uuid.uuid4().hex,
+            request_id=_request_id(),
             received_at=received_at,
             path=path,
             scope=scope,
             type=None,
             status="rejected",
-            http_status=response.status_code,
+            http_status=answer.status,
             errors=list(error.errors),
             warnings=[],
             payload=None,
             write_key=write_key,
             auth=auth,
-            headers=self._recorded_headers(request),
+            headers=self._recorded_headers(environ),
             fault=fault is not None,
             raw_body=raw_body,
-        )], response, fault.delay_ms if fault is not None else 0)
+        )], answer, fault.delay_ms if fault is not None else 0)
 
     def record_protocol_error(self, path: str, error: ApiError) -> bytes:
         """Record a request the HTTP layer refused before the app saw it (bad request line,
         oversized headers); return the body to answer with."""
-        response = error_response(error)
+        answer = error_answer(error)
         self._store([Record(
-            request_id=uuid.uuid4().hex, received_at=_now(), path=path or "-", type=None,
+            request_id=_request_id(), received_at=_now(), path=path or "-", type=None,
             status="rejected", http_status=error.code, errors=list(error.errors), warnings=[],
             payload=None, write_key=None, headers={},
-        )], response)
-        return response.get_data()
+        )], answer)
+        return answer.body
 
-    def _store(self, records: list[Record], response: Response,
-               delay_ms: int = 0) -> Response:
+    def _store(self, records: list[Record], answer: Answer, delay_ms: int = 0) -> Answer:
         """Record what arrived together with the exact answer; return that answer, after
         ``delay_ms`` (a planned slow answer). The record comes first, so a server stopped
         while the answer is held has still recorded the call."""
-        answer = response_summary(response)
+        summary = answer_summary(answer)
         for record in records:
-            record.response = answer
+            record.response = summary
         self.journal.add(records)
         if self.on_records is not None:
             try:
@@ -428,24 +474,76 @@ class MockSegmentApp:
                 log.exception("mockseg: the on_records callback failed")
         if delay_ms:
             time.sleep(delay_ms / 1000)
-        return response
+        return answer
 
-    def _answer(self, fault: Fault | None, error: ApiError | None) -> Response:
+    def _answer(self, fault: Fault | None, error: ApiError | None) -> Answer:
         """A planned fault if there is one, else the error, else success."""
         if fault is not None:
-            return self._fault_response(fault)
-        return error_response(error) if error is not None else success_response()
+            return self._fault_answer(fault)
+        return error_answer(error) if error is not None else success_answer()
 
     @staticmethod
-    def _fault_response(fault: Fault) -> Response:
+    def _fault_answer(fault: Fault) -> Answer:
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         if fault.status < 300:
-            return success_response(fault.status, headers)
+            return success_answer(fault.status, headers)
         error = InjectedFault(f"Injected fault: HTTP {fault.status}", field="request")
         error.code = fault.status
-        return error_response(error, headers)
+        return error_answer(error, headers)
+
+
+_NOT_AN_OBJECT = "Request body must be a JSON object"
+
+
+def _judge_batch(data: bytes, limits: Limits) -> tuple[
+        dict[str, Any], list[Judged], list[Violation], list[bytes]]:
+    """A batch request's body, its items judged, the batch's own errors and each item's JSON
+    bytes (which its record keeps); or the ApiError that refuses the whole request.
+
+    One compiled check passes the common batch, in which nothing is wrong; any other goes
+    through the depth check and the rules, for its exact errors.
+    """
+    body = parse_batch_json(data, limits.max_json_depth, limits.max_batch_items)
+    if not isinstance(body, dict):
+        raise ValidationFailed(_NOT_AN_OBJECT)
+    items = body.get("batch")
+    encoded: list[bytes] = []
+    if isinstance(items, list):
+        if len(items) > limits.max_batch_items:
+            raise PayloadTooLarge(f"Exceed payload limit: {len(items)} batch items "
+                                  f"(max {limits.max_batch_items})", field="batch")
+        encoded = items_json(items, limits.max_json_depth)
+    measure = len(data) > limits.max_item_bytes  # no item of a smaller body can be too large
+    clean = clean_batch(body, limits, [len(text) for text in encoded] if measure else None)
+    if clean is not None:
+        return body, clean, [], encoded
+    if (nesting_bound(data) > limits.max_json_depth
+            and batch_depth_over(body, encoded, limits.max_json_depth)):
+        raise ValidationFailed(f"JSON nested too deeply (max {limits.max_json_depth} levels)")
+    messages, errors = check_batch(body, limits, measure_items=measure, encoded=encoded,
+                                   fast=False)
+    return body, messages, errors, encoded
+
+
+def _path(environ: WSGIEnvironment) -> str:
+    """The request's path as werkzeug's ``Request.path`` reads it."""
+    return "/" + get_path_info(environ).lstrip("/")
+
+
+def _body_stream(environ: WSGIEnvironment) -> IO[bytes]:
+    """The request body's stream, as ``werkzeug.wsgi.get_input_stream`` gives it (without
+    working out the Content-Length again where the server ends the stream itself)."""
+    if "wsgi.input_terminated" in environ:
+        stream: IO[bytes] = environ["wsgi.input"]
+        return stream
+    return get_input_stream(environ)
+
+
+def _method(environ: WSGIEnvironment) -> str:
+    method: str = environ.get("REQUEST_METHOD", "GET")
+    return method.upper()
 
 
 def _plan_violations(plan: TrackingPlan | None, messages: Sequence[Judged],
@@ -474,29 +572,37 @@ def _blocked_by_plan(plan: TrackingPlan | None, messages: list[Judged],
         for message, found in zip(messages, violations, strict=True)]
 
 
-def credentials(request: Request, body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def credentials(authorization: str | None,
+                body: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The write key and how it came: ``"basic"``, ``"bearer"``, ``"body"``, ``"basic+body"``,
-    ``"bearer+body"`` or None. A key in the header wins over the body's ``writeKey``.
+    ``"bearer+body"`` or None. A key in the ``Authorization`` header wins over the body's
+    ``writeKey``.
 
     A header that cannot be decoded (not base64, not ASCII) carries no key.
     """
-    try:
-        authorization = request.authorization
-    except ValueError:  # werkzeug refuses a non-ASCII Basic value
-        authorization = None
-    header_key: str | None = None
-    scheme: str | None = None
-    if authorization is not None:
-        if authorization.type == "basic" and authorization.username:
-            header_key, scheme = authorization.username, "basic"
-        elif authorization.type == "bearer" and authorization.token:
-            header_key, scheme = authorization.token, "bearer"
+    header_key, scheme = _header_credentials(authorization) if authorization else (None, None)
     body_key = body.get("writeKey")
     if not isinstance(body_key, str) or not body_key:
         body_key = None
     if scheme is None:
         return body_key, "body" if body_key is not None else None
     return header_key, scheme + "+body" if body_key is not None else scheme
+
+
+@lru_cache(maxsize=1024)
+def _header_credentials(authorization: str) -> tuple[str | None, str | None]:
+    """The key an ``Authorization`` header carries, and its scheme: an SDK sends the same
+    header call after call."""
+    try:
+        parsed = Authorization.from_header(authorization)
+    except ValueError:  # werkzeug refuses a non-ASCII Basic value
+        parsed = None
+    if parsed is not None:
+        if parsed.type == "basic" and parsed.username:
+            return parsed.username, "basic"
+        if parsed.type == "bearer" and parsed.token:
+            return parsed.token, "bearer"
+    return None, None
 
 
 @lru_cache(maxsize=1024)

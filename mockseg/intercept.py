@@ -33,6 +33,22 @@ _active: list[tuple[frozenset[str], WSGIApplication]] = []
 _originals: dict[str, Any] = {}
 
 
+#: The environ keys that are the same for every intercepted request.
+_FIXED_ENVIRON: dict[str, Any] = {
+    "SCRIPT_NAME": "",
+    "SERVER_NAME": "localhost",
+    "SERVER_PORT": "443",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "REMOTE_ADDR": "127.0.0.1",
+    "wsgi.version": (1, 0),
+    "wsgi.url_scheme": "https",
+    "wsgi.input_terminated": True,
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": False,
+    "wsgi.run_once": False,
+}
+
+
 def call_app(
     app: WSGIApplication,
     method: str,
@@ -44,27 +60,17 @@ def call_app(
 
     The environ is built directly (no socket and no HTTP text to parse): the request line's
     parts, the body as ``wsgi.input``, and each header as ``HTTP_*`` the way a server does.
+    An app with a ``respond(environ)`` method (mockseg's own) answers through it, without
+    ``start_response``.
     """
     path, _, query = url.partition("?")
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method.upper(),
-        "SCRIPT_NAME": "",
-        "PATH_INFO": unquote(path).encode("utf-8").decode("latin-1"),
-        "QUERY_STRING": query,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "443",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "https",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.input_terminated": True,
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
+    environ = _FIXED_ENVIRON.copy()
+    environ["REQUEST_METHOD"] = method.upper()
+    environ["PATH_INFO"] = unquote(path).encode("utf-8").decode("latin-1")
+    environ["QUERY_STRING"] = query
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["wsgi.errors"] = sys.stderr
     for name, value in headers:
         key = name.upper().replace("-", "_")
         if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
@@ -74,9 +80,11 @@ def call_app(
             environ[key] = f"{environ[key]},{value}" if key in environ else value
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         del environ["HTTP_TRANSFER_ENCODING"]  # the body is already whole
-    status, response_headers, data = call_wsgi(app, environ)
+    respond = getattr(app, "respond", None)
+    status, response_headers, data = (respond(environ) if respond is not None
+                                      else call_wsgi(app, environ))
     code, _, reason = status.partition(" ")
-    return int(code), reason, list(response_headers), data
+    return int(code), reason, response_headers, data
 
 
 def _app_for(host: str | None) -> WSGIApplication | None:
@@ -108,6 +116,18 @@ def _body_bytes(body: Any) -> bytes:
 # --- urllib3 (and so requests) --------------------------------------------------------------
 
 
+class _AnswerBody(io.BytesIO):
+    """An answer's body for urllib3: like ``http.client.HTTPResponse``, it says it is closed
+    once it has been read to the end, so urllib3 reads it in one go."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._size = len(data)
+
+    def isclosed(self) -> bool:
+        return self.closed or self.tell() >= self._size
+
+
 def _patch_urllib3() -> None:
     try:
         import urllib3
@@ -128,7 +148,7 @@ def _patch_urllib3() -> None:
         code, reason, response_headers, data = call_app(
             app, method, target, (headers or {}).items(), _body_bytes(body))
         return urllib3.HTTPResponse(
-            body=io.BytesIO(data),
+            body=_AnswerBody(data),
             headers=urllib3.HTTPHeaderDict(response_headers),
             status=code,
             reason=reason,

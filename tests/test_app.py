@@ -380,3 +380,13 @@ def test_each_record_keeps_the_exact_answer(fake: MockSegment, post: Post,
     assert fake.calls[2].response["headers"]["Retry-After"] == "1"
     served = client.get("/__mockseg/calls").get_json()["calls"]
     assert served[1]["response"]["body"] == bad.get_data(as_text=True)
+
+
+def test_batch_item_whose_type_is_an_array_or_object_is_a_400_not_a_500(post: Post) -> None:
+    for odd in ([], ["group"], {}, {"group": 1}):
+        response = post("/v1/batch", {"batch": [{"type": odd, "userId": "u"}]})
+        assert response.status_code == 400
+        assert response.get_json()["error"]["errors"][0] == {
+            "field": "batch[0].type",
+            "message": 'type must be one of "identify", "track", "page", "screen", "group", '
+                       '"alias"'}
