@@ -7,12 +7,12 @@ Tracking requests go through :meth:`MockSegmentApp.track`; the admin API lives i
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from random import getrandbits
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -92,9 +92,9 @@ RECORDED_HEADERS = (
     "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding",
     "Accept-Encoding", "X-Retry-Count", "Origin",
 )
-#: Each recorded header with the WSGI environ key that holds it.
+#: The WSGI environ key that holds each recorded header.
 _RECORDED_KEYS = tuple(
-    (name, key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key)
+    key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
     for name in RECORDED_HEADERS for key in [name.upper().replace("-", "_")])
 _ADMIN_PREFIX = "/__mockseg"
 #: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
@@ -123,17 +123,42 @@ class Settings:
             object.__setattr__(self, "write_keys", frozenset(self.write_keys))
 
 
+#: The last second :func:`_now` formatted, and its text up to the milliseconds.
+_second: tuple[int, str] = (-1, "")
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The time in UTC to the millisecond, as ``datetime.isoformat`` writes it, with ``Z``:
+    ``2026-12-01T23:58:01.123Z``. The text of the second is made once per second."""
+    global _second
+    nanoseconds = time.time_ns()
+    second, rest = divmod(nanoseconds, 1_000_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, datetime.fromtimestamp(second, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{rest // 1_000_000:03d}Z"
+
+
+#: The version-4 bits of a UUID: those to clear, and those to set.
+_UUID_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)
+_UUID_SET = 0x4000 << 64 | 0x8000 << 48
 
 
 def _request_id() -> str:
-    """A random version-4 UUID in hex, as ``uuid.uuid4().hex`` makes it, in a third of the
-    time: its 16 random bytes with the version and variant bits set."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
-    return raw.hex()
+    """A random version-4 UUID in hex, as ``uuid.uuid4().hex`` writes it, from the ``random``
+    module's generator (a request id need not be a secret; ``random`` reseeds in a forked
+    worker, so workers' ids differ)."""
+    return f"{getrandbits(128) & _UUID_CLEAR | _UUID_SET:032x}"
+
+
+def _content_length(environ: WSGIEnvironment) -> int | None:
+    """``werkzeug.wsgi.get_content_length``, with a fast path for the common plain length."""
+    length = environ.get("CONTENT_LENGTH")
+    if (isinstance(length, str) and length.isascii() and length.isdigit()
+            and "HTTP_TRANSFER_ENCODING" not in environ):
+        return int(length)
+    return get_content_length(environ)
 
 
 class MockSegmentApp:
@@ -303,7 +328,7 @@ class MockSegmentApp:
         try:
             data = read_body(
                 _body_stream(environ),
-                get_content_length(environ),
+                _content_length(environ),
                 environ.get("HTTP_CONTENT_ENCODING", ""),
                 limit,
                 "batch request" if is_batch else "request body",
@@ -412,8 +437,7 @@ class MockSegmentApp:
     @staticmethod
     def _recorded_headers(environ: WSGIEnvironment) -> Mapping[str, str]:
         """The :data:`RECORDED_HEADERS` the request has, as the WSGI environ holds them."""
-        return _shared_headers(tuple((name, environ[key]) for name, key in _RECORDED_KEYS
-                                     if key in environ))
+        return _shared_headers(tuple(map(environ.get, _RECORDED_KEYS)))
 
     def _record_failure(
         self,
@@ -606,7 +630,10 @@ def _header_credentials(authorization: str) -> tuple[str | None, str | None]:
 
 
 @lru_cache(maxsize=1024)
-def _shared_headers(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
-    """One read-only mapping per distinct set of recorded headers: an SDK sends the same ones
-    call after call, and a record need not carry its own copy."""
-    return MappingProxyType(dict(items))
+def _shared_headers(values: tuple[str | None, ...]) -> Mapping[str, str]:
+    """One read-only mapping per distinct set of recorded headers (``values``: each of
+    :data:`RECORDED_HEADERS`, or None when absent): an SDK sends the same ones call after
+    call, and a record need not carry its own copy."""
+    return MappingProxyType({name: value for name, value in zip(RECORDED_HEADERS, values,
+                                                                 strict=True)
+                             if value is not None})

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -23,7 +24,7 @@ from mockseg.serving import call_wsgi
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["DEFAULT_HOSTS", "call_app", "intercept"]
+__all__ = ["DEFAULT_HOSTS", "call_app", "intercept", "urllib3_answer"]
 
 #: The Tracking API hosts: the default (US) one and the EU one.
 DEFAULT_HOSTS = ("api.segment.io", "events.eu1.segmentapis.com")
@@ -66,18 +67,18 @@ def call_app(
     path, _, query = url.partition("?")
     environ = _FIXED_ENVIRON.copy()
     environ["REQUEST_METHOD"] = method.upper()
-    environ["PATH_INFO"] = unquote(path).encode("utf-8").decode("latin-1")
+    environ["PATH_INFO"] = (unquote(path).encode("utf-8").decode("latin-1")
+                            if "%" in path or not path.isascii() else path)
     environ["QUERY_STRING"] = query
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.errors"] = sys.stderr
     for name, value in headers:
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            environ[key] = value
+        key = _environ_key(name)
+        if key in environ and key.startswith("HTTP_"):  # a repeated header: joined
+            environ[key] = f"{environ[key]},{value}"
         else:
-            key = "HTTP_" + key
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+            environ[key] = value
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         del environ["HTTP_TRANSFER_ENCODING"]  # the body is already whole
     respond = getattr(app, "respond", None)
@@ -85,6 +86,13 @@ def call_app(
                                       else call_wsgi(app, environ))
     code, _, reason = status.partition(" ")
     return int(code), reason, response_headers, data
+
+
+@lru_cache(maxsize=256)
+def _environ_key(name: str) -> str:
+    """The WSGI environ key of a request header: ``HTTP_X_RETRY_COUNT``, ``CONTENT_TYPE``."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 def _app_for(host: str | None) -> WSGIApplication | None:
@@ -128,9 +136,27 @@ class _AnswerBody(io.BytesIO):
         return self.closed or self.tell() >= self._size
 
 
+def urllib3_answer(code: int, reason: str, headers: Iterable[tuple[str, str]], data: bytes,
+                   method: str, url: str, *, preload_content: bool = True,
+                   decode_content: bool = True) -> Any:
+    """An answer as urllib3 hands it to its caller (``requests`` reads it like one that came
+    over a socket): the urllib3 side of an intercepted request, whatever answered it."""
+    import urllib3
+
+    return urllib3.HTTPResponse(
+        body=_AnswerBody(data),
+        headers=urllib3.HTTPHeaderDict(headers),
+        status=code,
+        reason=reason,
+        preload_content=preload_content,
+        decode_content=decode_content,
+        request_method=method,
+        request_url=url,
+    )
+
+
 def _patch_urllib3() -> None:
     try:
-        import urllib3
         from urllib3.connectionpool import HTTPConnectionPool
     except ImportError:
         return
@@ -147,16 +173,9 @@ def _patch_urllib3() -> None:
             target = "/" + target.split("://", 1)[1].partition("/")[2]
         code, reason, response_headers, data = call_app(
             app, method, target, (headers or {}).items(), _body_bytes(body))
-        return urllib3.HTTPResponse(
-            body=_AnswerBody(data),
-            headers=urllib3.HTTPHeaderDict(response_headers),
-            status=code,
-            reason=reason,
-            preload_content=kwargs.get("preload_content", True),
-            decode_content=kwargs.get("decode_content", True),
-            request_method=method,
-            request_url=url,
-        )
+        return urllib3_answer(code, reason, response_headers, data, method, url,
+                              preload_content=kwargs.get("preload_content", True),
+                              decode_content=kwargs.get("decode_content", True))
 
     HTTPConnectionPool.urlopen = urlopen  # type: ignore[method-assign]
 

@@ -351,13 +351,14 @@ def kept_bytes(record: Record) -> int:
         except (TypeError, ValueError):  # not JSON at all: its repr is as good an estimate
             size = len(repr(payload))
     size += len(record.raw_body) if record.raw_body is not None else 0
-    for violation in (*record.errors, *record.warnings):
-        size += len(violation.field) + len(violation.message)
+    for found in (record.errors, record.warnings):
+        for violation in found:
+            size += len(violation.field) + len(violation.message)
     for broken in record.violations:
         size += len(broken.field) + len(broken.description)
-    for name, value in record.headers.items():
-        size += len(name) + len(value)
-    return size + RECORD_OVERHEAD_BYTES
+    headers = record.headers
+    return (size + sum(map(len, headers)) + sum(map(len, headers.values()))
+            + RECORD_OVERHEAD_BYTES)
 
 
 def _window(records: list[Record], limit: int | None, last: int | None) -> list[Record]:
@@ -374,14 +375,36 @@ def _check_window(limit: int | None, last: int | None) -> None:
         raise ValueError("give limit (the oldest matches) or last (the newest), not both")
 
 
+#: What the totals of stats count of a record: status, type, whether it is a fault, a
+#: duplicate, has warnings, breaks the tracking plan; and its scope.
+_Signature = tuple[str, str, bool, bool, bool, bool, str | None]
+
+
+def _signature(record: Record) -> _Signature:
+    return (record.status, record.type or "null", bool(record.fault),
+            record.duplicate_of is not None, bool(record.warnings), bool(record.violations),
+            record.scope)
+
+
 def _tally(counts: Counter[str], by_type: Counter[str], record: Record, step: int) -> None:
     """Count ``record`` in (step 1) or out of (step -1) the totals that stats reports."""
-    counts[record.status] += step
-    by_type[record.type or "null"] += step
-    counts["faults"] += step * record.fault
-    counts["duplicates"] += step * (record.duplicate_of is not None)
-    counts["with_warnings"] += step * bool(record.warnings)
-    counts["violations"] += step * bool(record.violations)
+    _tally_as(counts, by_type, _signature(record), step)
+
+
+def _tally_as(counts: Counter[str], by_type: Counter[str], signature: _Signature,
+              step: int) -> None:
+    """Count ``step`` records of ``signature`` in (or, negative, out of) the totals."""
+    status, kind, fault, duplicate, warned, violated, _ = signature
+    counts[status] += step
+    by_type[kind] += step
+    if fault:
+        counts["faults"] += step
+    if duplicate:
+        counts["duplicates"] += step
+    if warned:
+        counts["with_warnings"] += step
+    if violated:
+        counts["violations"] += step
 
 
 class _Waiter:
@@ -466,11 +489,16 @@ class Journal:
             for record in added:
                 record._kept_bytes = kept_bytes(record)
         with self._lock:
+            signatures: dict[_Signature, int] = {}  # a request's records are mostly alike
             for record in added:
                 record.id = self._next_id
                 self._next_id += 1
                 self._bytes += record._kept_bytes
-                self._count(record, mark_duplicate=True)
+                self._keep(record, mark_duplicate=True)
+                signature = _signature(record)
+                signatures[signature] = signatures.get(signature, 0) + 1
+            for signature, count in signatures.items():
+                self._tally_as(signature, count)
             evicted = self._evict_past_bounds()
             if self._waiters:
                 self._offer(added, evicted)
@@ -478,20 +506,26 @@ class Journal:
 
     def _count(self, record: Record, *, mark_duplicate: bool) -> None:
         """Store one numbered record: duplicate index and counters (lock held)."""
+        self._keep(record, mark_duplicate=mark_duplicate)
+        self._tally_as(_signature(record), 1)
+
+    def _keep(self, record: Record, *, mark_duplicate: bool) -> None:
+        """Store one numbered record in the list and the duplicate index (lock held)."""
         message_id = record.message_id
         if isinstance(message_id, str) and message_id:
             first = self._first_by_message_id.setdefault(message_id, record.id)
             if mark_duplicate and first != record.id:
                 record.duplicate_of = first
         self._records.append(record)
-        self._tally(record, 1)
 
-    def _tally(self, record: Record, step: int) -> None:
-        _tally(self._counts, self._by_type, record, step)
-        scope = record.scope
+    def _tally_as(self, signature: _Signature, step: int) -> None:
+        """Count ``step`` records of ``signature`` in the totals and their scope's (lock
+        held)."""
+        _tally_as(self._counts, self._by_type, signature, step)
+        scope = signature[-1]
         if scope is not None:
             counts, by_type = self._scopes.setdefault(scope, (Counter(), Counter()))
-            _tally(counts, by_type, record, step)
+            _tally_as(counts, by_type, signature, step)
             counts["total"] += step
             if not counts["total"]:
                 del self._scopes[scope]
@@ -522,7 +556,7 @@ class Journal:
 
     def _evict(self, record: Record, bound: str) -> None:
         """Forget the oldest record, and say so the first time (lock held)."""
-        self._tally(record, -1)
+        self._tally_as(_signature(record), -1)
         self._bytes -= record._kept_bytes
         if self._by_type[record.type or "null"] == 0:
             del self._by_type[record.type or "null"]
