@@ -53,8 +53,24 @@ def format_record(record: Record) -> str:
 
 
 def _log_records(records: Sequence[Record]) -> None:
-    for record in records:
-        call_log.info("%s", format_record(record))
+    """A request's lines, one per record, written together (one write and flush for a batch
+    of 100, not 100); :class:`_LineFormatter` puts the time before each."""
+    call_log.info("%s", "\n".join(format_record(record) for record in records))
+
+
+class _LineFormatter(logging.Formatter):
+    """``HH:MM:SS message``, the time before every line of a message of several lines."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if "\n" not in text:
+            return text
+        stamp = self.formatTime(record, self.datefmt)
+        first, _, rest = text.partition("\n")
+        return "\n".join([first, *(f"{stamp} {line}" for line in rest.split("\n"))])
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -91,7 +107,7 @@ def serve(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(_LineFormatter())
         call_log.addHandler(handler)
         call_log.setLevel(logging.INFO)
         call_log.propagate = False

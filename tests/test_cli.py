@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -68,6 +69,18 @@ def test_serve_logs_one_line_per_call_and_stops_on_sigterm(served: Served) -> No
     assert "200 accepted" in lines[0] and "groupId=company_enterprise_corp" in lines[0]
     assert "400 rejected" in lines[1] and "group" in lines[1]
     assert "groupId: Group ID cannot contain spaces or special characters" in lines[1]
+
+
+def test_serve_logs_a_batch_as_one_time_stamped_line_per_message(served: Served) -> None:
+    batch = {"batch": [{**B2B, "type": "group"}, {"type": "identify", "userId": "u"},
+                       {**B2B, "type": "group", "groupId": "g 2"}]}
+    requests.post(f"{served.url}/v1/batch", json=batch, headers=basic("k"), timeout=5)
+    code, out = served.stop()
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 3, out
+    assert all(re.match(r"\d\d:\d\d:\d\d 400 rejected /v1/batch ", line) for line in lines), out
+    assert "groupId=company_enterprise_corp" in lines[0] and "identify" in lines[1]
+    assert "batch[2].groupId: Group ID cannot contain spaces" in lines[2]
 
 
 def test_serve_stops_cleanly_on_sigint() -> None:
