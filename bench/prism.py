@@ -7,14 +7,17 @@ document by default; an invalid one gets a 400 with an ``sl-violations`` header.
 that does mockseg's job: check requests against a contract.
 
 Both run as their own server process (``prism mock`` and ``mockseg serve``), each without a log
-line per request, and get the same valid calls over one keep-alive ``requests.Session`` each:
-single ``/v1/group`` calls of the B2B example and ``/v1/batch`` calls of 100 of them, the
-payloads of the ``throughput-*`` comparisons. Two more sides, for information: Prism at its
-default log level (``info``: several lines per request, to a file) and mockseg in the harness's
-process, as the ``throughput-*`` comparisons run it. Then four invalid calls go to each: one
-the schema forbids (a ``groupId`` with a space) and three it does not express (a body over
-mockseg's 32 KB limit, JSON nested deeper than 64 levels, no write key in strict mode); the
-notes say who rejected what.
+line per request, and get the same valid calls: single ``/v1/group`` calls of the B2B example
+and ``/v1/batch`` calls of 100 of them, the payloads of the ``throughput-*`` comparisons. The
+targets' client is one keep-alive ``http.client`` connection per server, sending prebuilt
+bytes: it costs little, so the figures are the servers'. The same calls also go over a
+``requests.Session`` (what an SDK sees; its own cost, about 0.7 ms of CPU per request, is
+common to both sides and caps any ratio near 3x on single calls). Two more sides, for
+information: Prism at its default log level (``info``: several lines per request, to a file)
+and mockseg in the harness's process, as the ``throughput-*`` comparisons run it. Then four
+invalid calls go to each: one the schema forbids (a ``groupId`` with a space) and three it does
+not express (a body over mockseg's 32 KB limit, JSON nested deeper than 64 levels, no write key
+in strict mode); the notes say who rejected what.
 
 The locked packages are installed with ``npm ci`` into ``bench/prism/node_modules`` when it is
 missing or older than the lock (a stamp holds the hash of package.json and the lock). Without
@@ -43,13 +46,15 @@ from urllib.parse import urlsplit
 
 from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
 from bench.payloads import b2b_body, b2b_bytes, batch_bytes, compact, request_headers
-from bench.servers import Served, SessionClient, mockseg_server
+from bench.servers import RawClient, Served, SessionClient, mockseg_server
 
 __all__ = ["run_prism"]
 
 NAME = "prism"
-TITLE = ("Stoplight Prism's validating mock vs mockseg, one keep-alive requests.Session each: "
+TITLE = ("Stoplight Prism's validating mock vs mockseg, one keep-alive connection each: "
          "requests/s")
+#: The suffix of the lanes whose client is a raw ``http.client`` connection (the targets').
+RAW = ", http.client"
 PRISM = Path(__file__).resolve().parent / "prism"
 STAMP = PRISM / "node_modules" / ".mockseg-installed"
 PRISM_CLI = PRISM / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
@@ -191,9 +196,10 @@ def prism_command(node: str, document: Path, port: int, *, quiet: bool) -> list[
             str(document)]
 
 
-def mockseg_command(port: int) -> list[str]:
+def mockseg_command(port: int, *, quiet: bool) -> list[str]:
+    """``mockseg serve``; ``quiet``: ``--quiet``, no log line per call."""
     return [sys.executable, "-m", "mockseg", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--quiet"]
+            *(["--quiet"] if quiet else [])]
 
 
 def _admin(url: str, method: str, path: str) -> Any:
@@ -298,7 +304,7 @@ class Lane:
     time per request in each repeat (for a server process of its own)."""
 
     label: str
-    client: SessionClient
+    client: SessionClient | RawClient
     messages: int
     count: int
     process: Process | None
@@ -341,44 +347,55 @@ def run_prism(ctx: Context) -> Result:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mockseg-prism-")))
         document = folder / "openapi.json"
         document.write_text(json.dumps(openapi_document()), "utf-8")
-        ports = [free_port() for _ in range(3)]
+        ports = [free_port() for _ in range(4)]
         servers = [
-            Process("mockseg", mockseg_command(ports[0]), ports[0], folder / "mockseg.log"),
+            Process("mockseg", mockseg_command(ports[0], quiet=True), ports[0],
+                    folder / "mockseg.log"),
             Process("Prism", prism_command(node, document, ports[1], quiet=True), ports[1],
                     folder / "prism.log"),
+            Process("mockseg, default logging", mockseg_command(ports[2], quiet=False),
+                    ports[2], folder / "mockseg-info.log"),
             Process("Prism, default logging",
-                    prism_command(node, document, ports[2], quiet=False), ports[2],
+                    prism_command(node, document, ports[3], quiet=False), ports[3],
                     folder / "prism-info.log"),
         ]
         began = time.perf_counter()
         stack.enter_context(processes(servers, PRISM))
         start_seconds = time.perf_counter() - began
-        ours = served_mockseg(servers[0])
+        ours, ours_logging = served_mockseg(servers[0]), served_mockseg(servers[2])
         inside = stack.enter_context(mockseg_server())
         inside.label = "mockseg in-process"
-        peers: list[tuple[Served, Process | None]] = [
-            (ours, servers[0]),
-            *((Served(process.label, process.url, lambda: None), process)
-              for process in servers[1:]),
-            (inside, None),
+        # (server, its process, whether it also gets a requests.Session lane)
+        peers: list[tuple[Served, Process | None, bool]] = [
+            (ours, servers[0], True),
+            (Served(servers[1].label, servers[1].url, lambda: None), servers[1], True),
+            (ours_logging, servers[2], False),
+            (Served(servers[3].label, servers[3].url, lambda: None), servers[3], False),
+            (inside, None, True),
         ]
         lanes = []
         for kind, path, body, messages, count in (
                 ("single", "/v1/group", b2b_bytes(), 1, singles),
                 ("batch-100", "/v1/batch", batch_bytes(100), 100, batches)):
-            for served, process in peers:
-                client = SessionClient(served, path, body)
-                stack.callback(client.close)
-                lanes.append(Lane(f"{kind}: {served.label}", client, messages, count, process))
+            for served, process, session in peers:
+                clients: list[tuple[str, SessionClient | RawClient]] = []
+                if process is not None:
+                    clients.append((RAW, RawClient(served, path, body)))
+                if session:
+                    clients.append(("", SessionClient(served, path, body)))
+                for suffix, client in clients:
+                    stack.callback(client.close)
+                    lanes.append(Lane(f"{kind}: {served.label}{suffix}", client, messages,
+                                      count, process))
         for lane in lanes:  # warm up: connect, and let V8 compile Prism's code
             lane.client.run(max(lane.count // 3, 2))
         ours.reset()
         outcomes = {served.label: [answer_of(served.url, probe) for probe in probes()]
-                    for served, _ in peers[:2]}
+                    for served, _, _ in peers[:2]}
         if not all(rejected for rejected, _ in outcomes["mockseg"]):
             raise RuntimeError(f"mockseg accepted an invalid call: {outcomes['mockseg']}")
         recorded = _admin(ours.url, "GET", "/__mockseg/stats")
-        for served in (ours, inside):
+        for served in (ours, ours_logging, inside):
             served.reset()
         figures = alternate([(lane.label, lane.run) for lane in lanes], result.repeats)
     result.sides = [Side(lane.label, "req/s", figures[lane.label]) for lane in lanes]
@@ -389,7 +406,7 @@ def run_prism(ctx: Context) -> Result:
     if cpu:
         result.notes.insert(1, "CPU ms per request, median over repeats, of the server process "
                                "(user+system, from /proc) and of the client (the harness's "
-                               f"requests.Session): {'; '.join(cpu)}")
+                               f"process): {'; '.join(cpu)}")
     return result
 
 
@@ -397,17 +414,20 @@ def _metrics(figures: dict[str, list[float]], outcomes: dict[str, list[tuple[boo
              cpu_ms: dict[str, list[float]]) -> list[Metric]:
     metrics = []
     for (label, target), kind in zip(TARGETS, ("single", "batch-100"), strict=True):
-        metrics.append(Metric(label, "x", ratios(figures[f"{kind}: mockseg"],
-                                                 figures[f"{kind}: Prism"]), target))
+        metrics.append(Metric(label, "x", ratios(figures[f"{kind}: mockseg{RAW}"],
+                                                 figures[f"{kind}: Prism{RAW}"]), target))
     for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
-        theirs, ours = cpu_ms[f"{kind}: Prism"], cpu_ms[f"{kind}: mockseg"]
+        theirs, ours = cpu_ms[f"{kind}: Prism{RAW}"], cpu_ms[f"{kind}: mockseg{RAW}"]
         if theirs and len(theirs) == len(ours) and all(ours):  # not below the clock's tick
             metrics.append(Metric(f"Prism / mockseg server CPU per request, {what}", "x",
                                   ratios(theirs, ours)))
     for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
-        metrics.append(Metric(f"mockseg / Prism at its default log level, {what}", "x",
-                              ratios(figures[f"{kind}: mockseg"],
-                                     figures[f"{kind}: Prism, default logging"])))
+        metrics.append(Metric(f"mockseg / Prism over requests.Session, {what}", "x",
+                              ratios(figures[f"{kind}: mockseg"], figures[f"{kind}: Prism"])))
+    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+        metrics.append(Metric(f"mockseg / Prism, each at its default log level, {what}", "x",
+                              ratios(figures[f"{kind}: mockseg, default logging{RAW}"],
+                                     figures[f"{kind}: Prism, default logging{RAW}"])))
     count = len(next(iter(outcomes.values())))
     for label, answers in outcomes.items():
         metrics.append(Metric(f"invalid calls {label} rejected (of {count})", "",
@@ -420,7 +440,8 @@ def _notes(singles: int, batches: int, installing: float | None, start_seconds: 
     notes = [
         f"{singles:,} single calls ({len(b2b_bytes()):,} bytes) and {batches:,} batch-100 calls "
         f"({len(batch_bytes(100)):,} bytes) per side per repeat; the targets compare "
-        "`mockseg serve --quiet` with `prism mock -v error`, each its own process",
+        "`mockseg serve --quiet` with `prism mock -v error`, each its own process, over one "
+        "keep-alive http.client connection each",
         "validation: Prism checks each request against the document's JSON Schemas; mockseg "
         "also checks what the schema does not say (body size, JSON depth, the write key in "
         "strict mode), answers the contract's exact messages, and records every call, valid or "

@@ -164,11 +164,18 @@ class RawClient:
         connection, path, body, headers = self.connection, self.path, self.body, self.headers
         started = time.perf_counter()
         for _ in range(count):
-            connection.request("POST", path, body, headers)
+            try:
+                connection.request("POST", path, body, headers)
+                response = connection.getresponse()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The server closed the connection while it was idle (Node does after 5 s):
+                # reconnect and send again, as requests does.
+                connection.close()
+                connection.request("POST", path, body, headers)
+                response = connection.getresponse()
             if connection.sock is not self._socket:  # it reconnected: the last one closed
                 self._socket = connection.sock
                 self.connections += 1
-            response = connection.getresponse()
             data = response.read()
             if response.status != 200:
                 raise RuntimeError(f"{self.served.label} answered {response.status}: {data!r}")
