@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockseg import MockSegment
 from mockseg.serving import CLIENT_GONE, KeepAliveServer
@@ -485,3 +487,52 @@ def test_client_gone_keeps_the_bytes_it_reads_ahead(
             answer += part
     assert answer.split(b"\r\n\r\n", 1)[1] == body
     assert probe.seen == [False] * 11
+
+
+# --- the fast header path ------------------------------------------------------------------------
+
+_FIELD_BYTES = st.sampled_from([b"a", b"Z", b"-", b"_", b":", b" ", b"\t", b"\r", b"\x7f",
+                                b"\xe9", b"From ", b"0", b"~", b"("])
+
+
+@given(st.lists(st.one_of(
+    st.sampled_from([b"Host: x", b"Content-Length: 10", b"X-A:  b ", b"Accept:", b" folded",
+                     b"From x", b"Bad Name: v", b"Caf\xe9: v", b"K: v\xe9", b"K:\tv\t"]),
+    st.lists(_FIELD_BYTES, max_size=8).map(b"".join)), max_size=6),
+    st.sampled_from([b"\r\n", b"\n"]), st.sampled_from([b"\r\n", b"\n", b""]))
+@settings(max_examples=400, deadline=None)
+def test_plain_header_blocks_read_as_the_email_parser_reads_them(
+        fields: list[bytes], ending: bytes, blank: bytes) -> None:
+    """The fast path reads a block exactly as ``http.client.parse_headers`` does, or leaves it
+    to it (None)."""
+    import http.client
+    import io
+
+    from mockseg.serving import _plain_headers
+
+    lines = [field + ending for field in fields] + [blank]
+    fast = _plain_headers(lines)
+    if fast is None:
+        return
+    slow = http.client.parse_headers(io.BytesIO(b"".join(lines)))
+    assert fast.items() == slow.items()
+    assert [fast.get_all(name) for name in slow.keys()] == [slow.get_all(name)
+                                                            for name in slow.keys()]
+
+
+def test_fast_header_path_keeps_connection_and_expect_handling() -> None:
+    with MockSegment() as fake:
+        port = int(fake.url.rsplit(":", 1)[1])
+        body = json.dumps(B2B).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"POST /v1/group HTTP/1.1\r\nHost: x\r\nAuthorization: Basic azo=\r\n"
+                         b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                         b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
+                         + b"\r\n\r\n")
+            assert conn.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+            conn.sendall(body)
+            answer = b""
+            while chunk := conn.recv(65536):  # Connection: close: the server closes after
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and b'{"success":true}' in answer
+        assert len(fake.calls) == 1
