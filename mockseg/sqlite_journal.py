@@ -73,10 +73,11 @@ _COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id
             "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
             "write_key": "write_key", "auth": "auth", "request_id": "request_id",
             "scope": "scope", "violations": "has_violations"}
-#: The columns an INSERT sets, in its order: those known before the file is asked first.
-_INSERTED = ("request_id", "path", "scope", "type", "status", "http_status", "group_id",
-             "user_id", "anonymous_id", "message_id", "write_key", "fault", "has_warnings",
-             "auth", "has_violations", "id", "duplicate_of", "record")
+#: The columns an INSERT sets, in its order: those a request's records share (bound once per
+#: statement), then each record's own, those known before the file is asked first.
+_SHARED_COLUMNS = ("request_id", "path", "scope", "http_status", "write_key", "fault", "auth")
+_OWN_COLUMNS = ("type", "status", "group_id", "user_id", "anonymous_id", "message_id",
+                "has_warnings", "has_violations", "id", "duplicate_of", "record")
 #: Rows per INSERT (at most): one statement of many rows costs SQLite less than as many
 #: statements.
 _INSERT_ROWS = 100
@@ -103,9 +104,17 @@ _POLL_SECONDS = 0.05
 
 @cache
 def _insert_query(rows: int) -> str:
-    """An INSERT of ``rows`` rows (of :data:`_INSERTED`)."""
-    row = "(" + ",".join("?" * len(_INSERTED)) + ")"
-    return f"INSERT INTO calls ({', '.join(_INSERTED)}) VALUES " + ",".join([row] * rows)
+    """An INSERT of ``rows`` rows that share their :data:`_SHARED_COLUMNS`: those are bound
+    once, as ``?1`` to ``?7``, and each row's :data:`_OWN_COLUMNS` follow (a request's 100
+    records bind 1,107 values, not 1,800)."""
+    shared = [f"?{number}" for number in range(1, len(_SHARED_COLUMNS) + 1)]
+    width = len(_OWN_COLUMNS)
+    values = []
+    for row in range(rows):
+        first = len(shared) + 1 + row * width
+        values.append("(" + ",".join([*shared, *(f"?{first + k}" for k in range(width))]) + ")")
+    return (f"INSERT INTO calls ({', '.join((*_SHARED_COLUMNS, *_OWN_COLUMNS))}) VALUES "
+            + ",".join(values))
 
 
 @cache
@@ -115,10 +124,6 @@ def _first_ids_query(size: int) -> str:
     return ("WITH wanted(message_id) AS (VALUES " + ",".join(["(?)"] * size) + ")"
             " SELECT message_id, (SELECT min(id) FROM calls"
             " WHERE calls.message_id = wanted.message_id) FROM wanted")
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _shared_fields(record: Record) -> bytes:
@@ -167,28 +172,35 @@ def _with_ids(body: str, record_id: int, duplicate_of: int | None) -> str:
             f'{"null" if duplicate_of is None else duplicate_of}{body}')
 
 
-#: A record ready to insert: its columns but id, duplicate_of and record; its messageId
-#: (a non-empty string, or None); its stored JSON after id and duplicate_of (``,...}``).
-_Prepared = tuple[tuple[Any, ...], str | None, str]
+#: A record ready to insert: the values of its :data:`_SHARED_COLUMNS` (one tuple for all the
+#: records of a request), those of its own columns but id, duplicate_of and record; its
+#: messageId (a non-empty string, or None); its stored JSON after id and duplicate_of
+#: (``,...}``).
+_Prepared = tuple[tuple[Any, ...], tuple[Any, ...], str | None, str]
 
 
 def _prepared(records: list[Record]) -> list[_Prepared]:
     """What :meth:`SqliteJournal.add` inserts for each record, but what the file decides.
 
     A request's records share their scalar fields, headers and answer (alive here, so their
-    ids stand for them): those are encoded once; so are the own fields of a record with no
-    error, warning or violation, which depend only on its type and status.
+    ids stand for them): those are encoded once, and their column values are one tuple; so are
+    the own fields of a record with no error, warning or violation, which depend only on its
+    type and status.
     """
-    shared_cache: dict[tuple[Any, ...], bytes] = {}
+    shared_cache: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
     own_cache: dict[tuple[str | None, str], bytes] = {}
     prepared = []
     for record in records:
         key = (record.request_id, record.received_at, record.path, record.http_status,
                record.write_key, record.auth, record.fault, record.scope,
                id(record.headers), id(record.response))
-        shared = shared_cache.get(key)
-        if shared is None:
-            shared = shared_cache[key] = b"," + _shared_fields(record) + b","
+        known = shared_cache.get(key)
+        if known is None:
+            known = shared_cache[key] = (
+                b"," + _shared_fields(record) + b",",
+                (record.request_id, record.path, record.scope, record.http_status,
+                 record.write_key, int(record.fault), record.auth))
+        shared, shared_columns = known
         plain = not (record.errors or record.warnings or record.violations
                      or record.raw_body is not None)
         own = own_cache.get((record.type, record.status)) if plain else None
@@ -196,14 +208,16 @@ def _prepared(records: list[Record]) -> list[_Prepared]:
             own = _own_fields(record) + b',"payload":'
             if plain:
                 own_cache[(record.type, record.status)] = own
-        message_id = _text(record.message_id) or None
-        columns = (record.request_id, record.path, record.scope, record.type, record.status,
-                   record.http_status, _text(record.group_id), _text(record.user_id),
-                   _text(record.anonymous_id), message_id, record.write_key,
-                   int(record.fault), int(bool(record.warnings)), record.auth,
-                   int(bool(record.violations)))
+        message_id, group_id = record.message_id, record.group_id
+        user_id, anonymous_id = record.user_id, record.anonymous_id
+        message_id = message_id if type(message_id) is str and message_id else None
+        columns = (record.type, record.status,
+                   group_id if type(group_id) is str else None,
+                   user_id if type(user_id) is str else None,
+                   anonymous_id if type(anonymous_id) is str else None,
+                   message_id, int(bool(record.warnings)), int(bool(record.violations)))
         body = b"".join((shared, own, _payload_json(record), b"}")).decode("utf-8")
-        prepared.append((columns, message_id, body))
+        prepared.append((shared_columns, columns, message_id, body))
     return prepared
 
 
@@ -311,7 +325,8 @@ class SqliteJournal:
         self._checkpointer = _Checkpointer(self.path)
         # Older SQLite builds take at most 999 parameters per statement.
         variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._insert_rows = max(1, min(_INSERT_ROWS, variables // len(_INSERTED)))
+        self._insert_rows = max(1, min(_INSERT_ROWS, (variables - len(_SHARED_COLUMNS))
+                                       // len(_OWN_COLUMNS)))
         self._lookup_chunk = max(1, min(_LOOKUP_CHUNK, variables))
         with self._lock, self._writers.held():  # processes opening a new file take turns
             # A new file gets 8 KB pages: a batch's rows fill fewer of them, so its commit
@@ -361,13 +376,16 @@ class SqliteJournal:
         if not added:
             return added
         prepared = _prepared(added)
-        wanted = {message_id for _, message_id, _ in prepared if message_id is not None}
+        wanted = {message_id for _, _, message_id, _ in prepared if message_id is not None}
         numbered: list[tuple[int, int | None]] = []
         with self._lock, self._writing() as db:
             last = int(db.execute(_LAST_ID).fetchone()[0])
             first = self._first_ids(wanted) if wanted else {}
-            values: list[Any] = []
-            for columns, message_id, body in prepared:
+            # One statement per run of records that share their request's columns, of at
+            # most _insert_rows rows: [shared values, rows, values].
+            statements: list[list[Any]] = []
+            current: list[Any] = [None, self._insert_rows, []]
+            for shared, columns, message_id, body in prepared:
                 last += 1
                 duplicate_of = None
                 if message_id is not None:
@@ -375,13 +393,16 @@ class SqliteJournal:
                     if duplicate_of == last:
                         duplicate_of = None
                 numbered.append((last, duplicate_of))
+                if shared is not current[0] or current[1] == self._insert_rows:
+                    current = [shared, 0, list(shared)]
+                    statements.append(current)
+                current[1] += 1
+                values = current[2]
                 values += columns
                 values += (last, duplicate_of, _with_ids(body, last, duplicate_of))
-            width = len(_INSERTED) * self._insert_rows
-            for start in range(0, len(values), width):
-                chunk = values[start:start + width]
-                db.execute(_insert_query(len(chunk) // len(_INSERTED)), chunk)
-            self._checkpointer.wrote(sum(len(body) for _, _, body in prepared))
+            for _, rows, values in statements:
+                db.execute(_insert_query(rows), values)
+            self._checkpointer.wrote(sum(len(body) for _, _, _, body in prepared))
         for record, (record_id, duplicate_of) in zip(added, numbered, strict=True):
             record.id, record.duplicate_of = record_id, duplicate_of
         with self._waiters_lock:
