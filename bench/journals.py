@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
 from bench.payloads import batch_bytes
-from bench.servers import RawClient, Served, SessionClient, quiet_werkzeug
+from bench.servers import RawClient, Served, SessionClient, mockseg_server, quiet_werkzeug
 
 __all__ = ["run_sqlite_journal", "sqlite_server"]
 
@@ -25,28 +25,11 @@ Client = SessionClient | RawClient
 
 
 @contextmanager
-def memory_server() -> Iterator[Served]:
-    from mockseg import MockSegment
-
-    fake = MockSegment().start()
-    try:
-        yield Served("memory journal", fake.url, fake.reset,
-                     lambda: int(fake.stats.get("accepted", 0)))
-    finally:
-        fake.close()
-
-
-@contextmanager
 def sqlite_server(folder: Path) -> Iterator[Served]:
     """A ``MockSegment`` recording into ``folder/calls.sqlite``."""
-    from mockseg import MockSegment
-
-    fake = MockSegment(journal=folder / "calls.sqlite").start()
-    try:
-        yield Served("SQLite journal", fake.url, fake.reset,
-                     lambda: int(fake.stats.get("accepted", 0)))
-    finally:
-        fake.close()
+    with mockseg_server(journal=str(folder / "calls.sqlite")) as served:
+        served.label = "SQLite journal"
+        yield served
 
 
 def run_sqlite_journal(ctx: Context) -> Result:
@@ -60,7 +43,8 @@ def run_sqlite_journal(ctx: Context) -> Result:
     result.repeats = ctx.repeats(full=7)
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mockseg-bench-")))
-        memory = stack.enter_context(memory_server())
+        memory = stack.enter_context(mockseg_server())
+        memory.label = "memory journal"
         sqlite = stack.enter_context(sqlite_server(folder))
         clients: list[tuple[str, Client]] = [
             ("memory, requests.Session", SessionClient(memory, path, body)),

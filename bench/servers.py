@@ -47,15 +47,17 @@ class Served:
 
 
 @contextmanager
-def mockseg_server() -> Iterator[Served]:
+def mockseg_server(*, journal: str | None = None) -> Iterator[Served]:
+    """``MockSegment().start()``, recording into the SQLite file ``journal`` if one is named
+    (the memory journal if not)."""
     from mockseg import MockSegment
 
-    fake = MockSegment().start()
+    fake = MockSegment(journal=journal).start()
     try:
         yield Served("mockseg", fake.url, fake.reset,
                      lambda: int(fake.stats.get("accepted", 0)))
     finally:
-        fake.stop()
+        fake.close()  # stops it, then closes the journal: a SQLite file is checkpointed
 
 
 def _json_handler(request: Any) -> Any:

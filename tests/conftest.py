@@ -28,6 +28,16 @@ B2B = {
     "messageId": "ajs-group-12345",
 }
 
+#: The traits of the group call that the Go and Node SDK drivers send (tests/clients/go/main.go,
+#: tests/clients/node/common.js); the record must hold them exactly.
+SDK_TRAITS = {
+    "name": "ACME Corp",
+    "industry": "Technology",
+    "employees": 500,
+    "plan": "enterprise",
+    "address": {"street": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"},
+}
+
 
 def basic(key: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}

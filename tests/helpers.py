@@ -1,4 +1,5 @@
-"""Shared test helpers: a `mockseg serve` process and raw HTTP over a socket."""
+"""Shared test helpers: a `mockseg serve` process, raw HTTP over a socket, and the check of the
+group call that a real SDK delivered."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from mockseg.journal import Record
+from tests.conftest import SDK_TRAITS
 
 MOCKSEG = [sys.executable, "-m", "mockseg"]
 
@@ -60,17 +66,21 @@ class Served:
 
 
 def raw_request(port: int, data: bytes, *, timeout: float = 10, shut_write: bool = False,
-                chunk: int = 65536) -> bytes:
+                until_close: bool = False, chunk: int = 65536) -> bytes:
     """Send raw bytes on a fresh connection and read the whole answer (until close or a
-    complete response with Content-Length)."""
+    complete response with Content-Length).
+
+    ``until_close=True`` reads until the server closes the connection, whatever the answers
+    say: every answer on it is read, and a server that keeps the connection open (waiting for
+    more) fails the test with a timeout."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             for start in range(0, len(data), chunk):
                 sock.sendall(data[start:start + chunk])
+            if shut_write:
+                sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered and closed before reading everything: fine
-        if shut_write:
-            sock.shutdown(socket.SHUT_WR)
         answer = b""
         while True:
             try:
@@ -80,6 +90,8 @@ def raw_request(port: int, data: bytes, *, timeout: float = 10, shut_write: bool
             if not part:
                 break
             answer += part
+            if until_close:
+                continue
             head, sep, body = answer.partition(b"\r\n\r\n")
             if sep:
                 length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
@@ -91,3 +103,23 @@ def raw_request(port: int, data: bytes, *, timeout: float = 10, shut_write: bool
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
+
+
+def assert_group_delivered(records: Sequence[Record], message_id: str) -> dict[str, Any]:
+    """The one group record among ``records``, checked to be the SDK drivers' group call,
+    accepted at ``/v1/batch`` with every field intact; returns its payload.
+
+    pytest does not rewrite the asserts of this module, so each one shows what it compared."""
+    [group] = [record for record in records if record.type == "group"]
+    assert (group.path, group.status, group.http_status) == ("/v1/batch", "accepted", 200), group
+    assert group.errors == [] and group.warnings == [], (group.errors, group.warnings)
+    payload: dict[str, Any] = group.payload
+    assert payload["userId"] == "user123", payload
+    assert payload["groupId"] == "company_acme", payload
+    assert payload["messageId"] == message_id, payload
+    traits = payload["traits"]
+    assert traits == SDK_TRAITS, traits
+    assert traits["address"] == SDK_TRAITS["address"], traits
+    assert traits["employees"] == 500 and type(traits["employees"]) is int, traits
+    assert traits["plan"] == "enterprise", traits
+    return payload

@@ -27,7 +27,7 @@ from mockseg import MockSegment
 from mockseg.serving import CLIENT_GONE, KeepAliveServer
 from tests import helpers
 from tests.conftest import B2B
-from tests.helpers import Served, status_of
+from tests.helpers import Served, raw_request, status_of
 
 AUTH = b"Authorization: Basic azo=\r\n"  # write key "k"
 BODY = json.dumps({**B2B, "messageId": "framed"}).encode()
@@ -48,28 +48,6 @@ def server() -> Iterator[MockSegment]:
 def fake(server: MockSegment) -> MockSegment:
     server.reset()
     return server
-
-
-def exchange(port: int, data: bytes, *, timeout: float = 10, shut_write: bool = False) -> bytes:
-    """Send ``data`` on a new connection and read until the server closes it. A server that
-    kept the connection open (waiting for more) fails the test with a timeout."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(data)
-            if shut_write:
-                sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # answered and closed before reading it all
-        answer = b""
-        while True:
-            try:
-                part = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not part:
-                break
-            answer += part
-        return answer
 
 
 def responses(answer: bytes) -> list[tuple[int, dict[str, str], bytes]]:
@@ -156,36 +134,39 @@ REFUSED = {
 def test_ambiguous_framing_gets_400_closes_and_leaves_one_record(
     fake: MockSegment, headers: bytes, body: bytes
 ) -> None:
-    answer = exchange(fake.port, post(headers, body))
+    answer = raw_request(fake.port, post(headers, body), until_close=True)
     assert_refused_alone(fake, answer, "invalid_request")
 
 
 def test_transfer_encoding_on_http_1_0_gets_400(fake: MockSegment) -> None:
-    answer = exchange(fake.port, post(b"Transfer-Encoding: chunked\r\n",
-                                      chunked(BODY) + SMUGGLED, version=b"HTTP/1.0"))
+    answer = raw_request(fake.port, post(b"Transfer-Encoding: chunked\r\n",
+                                         chunked(BODY) + SMUGGLED, version=b"HTTP/1.0"),
+                         until_close=True)
     error = assert_refused_alone(fake, answer, "invalid_request")
     assert "HTTP/1.1" in error["error"]["message"]
 
 
 def test_refusal_names_the_header_and_the_rule(fake: MockSegment) -> None:
-    answer = exchange(fake.port, post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"))
+    answer = raw_request(fake.port, post(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"),
+                         until_close=True)
     error = assert_refused_alone(fake, answer, "invalid_request")
     assert error["error"]["errors"][0]["field"] == "Transfer-Encoding"
     assert "both Content-Length and Transfer-Encoding" in error["error"]["message"]
-    answer = exchange(fake.port, post(b"Transfer-Encoding : chunked\r\n"))
+    answer = raw_request(fake.port, post(b"Transfer-Encoding : chunked\r\n"), until_close=True)
     assert "no space before the colon" in json.loads(responses(answer)[0][2])["message"]
 
 
 def test_head_cut_off_before_its_empty_line_gets_400(fake: MockSegment) -> None:
-    answer = exchange(fake.port, b"POST /v1/group HTTP/1.1\r\nHost: x\r\nContent-Le",
-                      shut_write=True)
+    answer = raw_request(fake.port, b"POST /v1/group HTTP/1.1\r\nHost: x\r\nContent-Le",
+                         shut_write=True, until_close=True)
     assert_refused_alone(fake, answer, "invalid_request")
 
 
 def test_expect_100_continue_with_bad_framing_gets_400_and_no_continue(
     fake: MockSegment
 ) -> None:
-    answer = exchange(fake.port, post(b"Expect: 100-continue\r\nContent-Length: +5\r\n", b""))
+    answer = raw_request(fake.port, post(b"Expect: 100-continue\r\nContent-Length: +5\r\n", b""),
+                         until_close=True)
     assert not answer.startswith(b"HTTP/1.1 100")
     assert_refused_alone(fake, answer, "invalid_request")
 
@@ -197,8 +178,8 @@ def test_chunk_extensions_are_accepted(fake: MockSegment) -> None:
     body = (b"%x;name=value\r\n%s\r\n" % (half, BODY[:half])
             + b'%x ; a = b ;q="x\\"y; z" ;flag\r\n%s\r\n' % (len(BODY) - half, BODY[half:])
             + b"0;last=1\r\n\r\n")
-    answer = exchange(fake.port, post(b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
-                                      body))
+    answer = raw_request(fake.port, post(b"Transfer-Encoding: chunked\r\nConnection: close\r\n",
+                                         body), until_close=True)
     assert [code for code, _, _ in responses(answer)] == [200]
     [record] = fake.calls
     assert record.payload == json.loads(BODY)
@@ -206,8 +187,8 @@ def test_chunk_extensions_are_accepted(fake: MockSegment) -> None:
 
 def test_trailers_after_the_last_chunk_are_accepted(fake: MockSegment) -> None:
     body = chunked(BODY, last=b"0\r\nX-Checksum: abc\r\nX-Other:\r\n\r\n")
-    answer = exchange(fake.port, post(b"Transfer-Encoding: Chunked\r\nConnection: close\r\n",
-                                      body))
+    answer = raw_request(fake.port, post(b"Transfer-Encoding: Chunked\r\nConnection: close\r\n",
+                                         body), until_close=True)
     assert [code for code, _, _ in responses(answer)] == [200]
     assert [call.message_id for call in fake.calls] == ["framed"]
 
@@ -218,7 +199,7 @@ def test_a_chunked_body_with_trailers_keeps_the_connection_for_the_next_request(
     second = json.dumps({**B2B, "messageId": "second"}).encode()
     first = post(b"Transfer-Encoding: chunked\r\n", chunked(BODY, last=b"0\r\nX-T: 1\r\n\r\n"))
     then = post(b"Content-Length: %d\r\nConnection: close\r\n" % len(second), second)
-    answer = exchange(fake.port, first + then)
+    answer = raw_request(fake.port, first + then, until_close=True)
     assert [code for code, _, _ in responses(answer)] == [200, 200]
     assert [call.message_id for call in fake.calls] == ["framed", "second"]
 
@@ -226,8 +207,9 @@ def test_a_chunked_body_with_trailers_keeps_the_connection_for_the_next_request(
 def test_identical_repeated_content_lengths_are_one_length(fake: MockSegment) -> None:
     # RFC 9110 §8.6 lets a recipient take "42, 42" as 42; they cannot be read two ways.
     length = len(BODY)
-    answer = exchange(fake.port, post(b"Content-Length: %d\r\nContent-Length: %d, %d  \r\n"
-                                      b"Connection: close\r\n" % (length, length, length), BODY))
+    answer = raw_request(fake.port, post(b"Content-Length: %d\r\nContent-Length: %d, %d  \r\n"
+                                         b"Connection: close\r\n" % (length, length, length),
+                                         BODY), until_close=True)
     assert [code for code, _, _ in responses(answer)] == [200]
     assert len(fake.calls) == 1
 
@@ -250,7 +232,8 @@ BROKEN_CHUNKS = {
 def test_malformed_chunked_body_gets_400_closes_and_nothing_after_it_is_read(
     fake: MockSegment, body: bytes
 ) -> None:
-    answer = exchange(fake.port, post(b"Transfer-Encoding: chunked\r\n", body + SMUGGLED))
+    answer = raw_request(fake.port, post(b"Transfer-Encoding: chunked\r\n", body + SMUGGLED),
+                         until_close=True)
     [(code, headers, _)] = responses(answer)
     assert code == 400 and headers["Connection"] == "close"
     [record] = fake.calls
@@ -260,8 +243,8 @@ def test_malformed_chunked_body_gets_400_closes_and_nothing_after_it_is_read(
 # --- no dropped connection -----------------------------------------------------------------
 
 def test_a_target_urllib_cannot_split_gets_400_and_a_record(fake: MockSegment) -> None:
-    answer = exchange(fake.port, b"POST http://[x/v1/group HTTP/1.1\r\nHost: x\r\n"
-                                 b"Content-Length: 2\r\n\r\n{}")
+    answer = raw_request(fake.port, b"POST http://[x/v1/group HTTP/1.1\r\nHost: x\r\n"
+                                    b"Content-Length: 2\r\n\r\n{}", until_close=True)
     error = assert_refused_alone(fake, answer, "invalid_request")
     assert "Invalid request target" in error["message"]
 
@@ -288,7 +271,8 @@ def test_an_app_that_raises_gets_a_500_answer_and_a_record_not_a_dropped_connect
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        answer = exchange(server.server_port, b"GET /v1/x?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = raw_request(server.server_port, b"GET /v1/x?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                             until_close=True)
     finally:
         server.stop()
         thread.join(5)

@@ -25,19 +25,13 @@ import pytest
 
 from mockseg import MockSegment
 from mockseg.journal import Record
+from tests.helpers import assert_group_delivered
 from tests.toolchains import CLIENTS, require, run
 
 GO_CLIENT = CLIENTS / "go"
 SOURCES = ("main.go", "go.mod", "go.sum")
 #: The SDK's own constant ``analytics.Version``; v3.3.0 still says 3.0.0.
 SDK_VERSION = "3.0.0"
-TRAITS = {
-    "name": "ACME Corp",
-    "industry": "Technology",
-    "employees": 500,
-    "plan": "enterprise",
-    "address": {"street": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"},
-}
 #: Keep the build inside the module, with the committed go.sum, and never fetch a toolchain.
 GO_ENV = {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
 
@@ -100,17 +94,7 @@ def delivered(goclient: Path) -> Iterator[tuple[list[Record], Run]]:
 def test_group_call_arrives_at_v1_batch_with_every_field_intact(
         delivered: tuple[list[Record], Run]) -> None:
     records, _ = delivered
-    [group] = [record for record in records if record.type == "group"]
-    assert (group.path, group.status, group.http_status) == ("/v1/batch", "accepted", 200)
-    assert group.errors == [] and group.warnings == []
-    payload = group.payload
-    assert payload["userId"] == "user123"
-    assert payload["groupId"] == "company_acme"
-    assert payload["messageId"] == "go-group-1"
-    assert payload["traits"] == TRAITS
-    assert payload["traits"]["address"] == TRAITS["address"]
-    assert payload["traits"]["employees"] == 500 and type(payload["traits"]["employees"]) is int
-    assert payload["traits"]["plan"] == "enterprise"
+    payload = assert_group_delivered(records, "go-group-1")
     assert payload["type"] == "group" and "timestamp" in payload
 
 

@@ -19,17 +19,12 @@ import pytest
 
 from mockseg import MockSegment
 from mockseg.journal import Record
+from tests.conftest import SDK_TRAITS
+from tests.helpers import assert_group_delivered
 from tests.toolchains import CLIENTS, require, run
 
 NODE_CLIENT = CLIENTS / "node"
 STAMP = NODE_CLIENT / "node_modules" / ".mockseg-installed"
-TRAITS = {
-    "name": "ACME Corp",
-    "industry": "Technology",
-    "employees": 500,
-    "plan": "enterprise",
-    "address": {"street": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"},
-}
 
 
 @dataclass(frozen=True)
@@ -128,17 +123,7 @@ def delivered(request: pytest.FixtureRequest, node: str) -> Iterator[tuple[Sdk, 
 def test_group_call_arrives_at_v1_batch_with_every_field_intact(
         delivered: tuple[Sdk, list[Record], Run]) -> None:
     sdk, records, _ = delivered
-    [group] = [record for record in records if record.type == "group"]
-    assert (group.path, group.status, group.http_status) == ("/v1/batch", "accepted", 200)
-    assert group.errors == [] and group.warnings == []
-    payload = group.payload
-    assert payload["userId"] == "user123"
-    assert payload["groupId"] == "company_acme"
-    assert payload["messageId"] == f"{sdk.prefix}-group-1"
-    assert payload["traits"] == TRAITS
-    assert payload["traits"]["address"] == TRAITS["address"]
-    assert payload["traits"]["employees"] == 500 and type(payload["traits"]["employees"]) is int
-    assert payload["traits"]["plan"] == "enterprise"
+    payload = assert_group_delivered(records, f"{sdk.prefix}-group-1")
     assert payload["context"]["library"] == sdk.library
 
 
@@ -260,4 +245,4 @@ def test_node_expect_100_continue_pattern_gets_one_100_then_a_200(node: str) -> 
     [response] = result.events("response")
     assert response["status"] == 200 and json.loads(response["body"]) == {"success": True}
     assert (record.path, record.status, record.http_status) == ("/v1/group", "accepted", 200)
-    assert record.payload["traits"] == TRAITS and record.auth == "basic"
+    assert record.payload["traits"] == SDK_TRAITS and record.auth == "basic"
