@@ -21,6 +21,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -450,6 +451,69 @@ class _Waiter:
         return True
 
 
+class _Waiters:
+    """A journal's pending waits, guarded by :attr:`lock`.
+
+    The memory journal gives them its own lock, since it offers each new record to them while
+    it holds it; the SQLite journal leaves them one of their own, which it never holds while it
+    takes its ``_lock``. What is marked "lock held" expects the caller to hold :attr:`lock`;
+    the rest takes it.
+    """
+
+    __slots__ = ("_pending", "lock")
+
+    def __init__(self, lock: threading.Lock | None = None) -> None:
+        self.lock = threading.Lock() if lock is None else lock
+        self._pending: set[_Waiter] = set()
+
+    def __bool__(self) -> bool:
+        """Whether any wait is pending (lock held)."""
+        return bool(self._pending)
+
+    def __iter__(self) -> Iterator[_Waiter]:
+        """The pending waiters (lock held)."""
+        return iter(self._pending)
+
+    def discard(self, waiters: Iterable[_Waiter]) -> None:
+        """Forget ``waiters``, those an offer has satisfied (lock held)."""
+        self._pending.difference_update(waiters)
+
+    def register(self, waiter: _Waiter, *, held: bool = False) -> AbstractContextManager[_Waiter]:
+        """Register ``waiter`` now, until the ``with`` block of the context manager returned
+        ends. ``held``: the caller holds the lock (so that registering is one step with the
+        first selection it made under it, and no record is missed or found twice)."""
+        if held:
+            self._pending.add(waiter)
+        else:
+            with self.lock:
+                self._pending.add(waiter)
+        return self._until_left(waiter)
+
+    @contextmanager
+    def _until_left(self, waiter: _Waiter) -> Iterator[_Waiter]:
+        try:
+            yield waiter
+        finally:
+            with self.lock:
+                self._pending.discard(waiter)
+
+    def count(self) -> int:
+        """How many waits are pending."""
+        with self.lock:
+            return len(self._pending)
+
+    def snapshot(self) -> list[_Waiter]:
+        """The pending waiters as of now, to go through without the lock."""
+        with self.lock:
+            return list(self._pending)
+
+    def wake_all(self) -> None:
+        """Make every pending wait return now with what it has."""
+        with self.lock:
+            for waiter in self._pending:
+                waiter.wake()
+
+
 class Journal:
     """Records in memory: ids, duplicate detection, counters and waiting.
 
@@ -479,7 +543,7 @@ class Journal:
         # The same tallies per scope (with "total"), so a scoped view's stats cost no scan.
         self._scopes: dict[str, tuple[Counter[str], Counter[str]]] = {}
         self._dropped = 0
-        self._waiters: set[_Waiter] = set()
+        self._waiters = _Waiters(self._lock)  # offered new records under the same lock
 
     def add(self, records: Iterable[Record]) -> list[Record]:
         """Number ``records``, mark duplicates by messageId, store them, evict past the
@@ -581,7 +645,7 @@ class Journal:
             if len(found) >= waiter.count or waiter.error is not None:
                 waiter.event.set()
                 satisfied.append(waiter)
-        self._waiters.difference_update(satisfied)
+        self._waiters.discard(satisfied)
 
     def _bounds(self, after: int, before: int | None) -> tuple[int, int]:
         """The list positions of the records with ``after < id < before`` (lock held)."""
@@ -659,30 +723,24 @@ class Journal:
             found = [record for record in self._records[low:] if where.matches(record)]
             if len(found) >= count or timeout <= 0:
                 return found, len(found) >= count
-            waiter = _Waiter(where, after, count, found)
-            self._waiters.add(waiter)
-        try:
+            pending = self._waiters.register(_Waiter(where, after, count, found), held=True)
+        with pending as waiter:
             while not waiter.event.is_set() and waiter.sleep(deadline, None, cancelled):
                 pass
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
-                found = list(waiter.found)
         if waiter.error is not None:
             raise waiter.error
+        # No longer registered, the waiter is offered nothing more: what it found is settled.
+        found = list(waiter.found)
         return found, len(found) >= count
 
     @property
     def waiting(self) -> int:
         """How many :meth:`wait` calls are pending."""
-        with self._lock:
-            return len(self._waiters)
+        return self._waiters.count()
 
     def wake_waiters(self) -> None:
         """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
-        with self._lock:
-            for waiter in self._waiters:
-                waiter.wake()
+        self._waiters.wake_all()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Forget the matching records (all, by default); ids keep increasing."""

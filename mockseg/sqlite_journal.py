@@ -42,6 +42,7 @@ from mockseg.journal import (
     _plain,
     _stats,
     _Waiter,
+    _Waiters,
     _window,
 )
 from mockseg.jsoncodec import dumps
@@ -317,8 +318,7 @@ class SqliteJournal:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._writers = _FileLock(self.path)
-        self._waiters_lock = threading.Lock()
-        self._waiters: set[_Waiter] = set()
+        self._waiters = _Waiters()  # a lock of their own, never held while taking _lock
         self._clears = 0
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
                                    isolation_level=None, cached_statements=_STATEMENTS)
@@ -405,9 +405,8 @@ class SqliteJournal:
             self._checkpointer.wrote(sum(len(body) for _, _, _, body in prepared))
         for record, (record_id, duplicate_of) in zip(added, numbered, strict=True):
             record.id, record.duplicate_of = record_id, duplicate_of
-        with self._waiters_lock:
-            waiters = list(self._waiters)
-        for waiter in waiters:  # only those that want one of these look now; others poll
+        # Only the waiters that want one of these look now; the others poll.
+        for waiter in self._waiters.snapshot():
             if waiter.matching(added):
                 waiter.event.set()
         return added
@@ -539,10 +538,7 @@ class SqliteJournal:
         """As :meth:`Journal.wait`. Sees other processes' writes by polling: each poll reads
         the highest id, then only the rows written since the last poll."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        waiter = _Waiter(where, after, count)
-        with self._waiters_lock:
-            self._waiters.add(waiter)
-        try:
+        with self._waiters.register(_Waiter(where, after, count)) as waiter:
             clears = self._clears
             seen = max(self._top(), after)
             found = self._rows(where, after, seen + 1)
@@ -563,22 +559,16 @@ class SqliteJournal:
                 top = self._top()
                 if top > seen:
                     found += self._rows(where, seen, top + 1)
-        finally:
-            with self._waiters_lock:
-                self._waiters.discard(waiter)
         return found, len(found) >= count
 
     @property
     def waiting(self) -> int:
         """How many :meth:`wait` calls are pending in this process."""
-        with self._waiters_lock:
-            return len(self._waiters)
+        return self._waiters.count()
 
     def wake_waiters(self) -> None:
         """Make every pending :meth:`wait` return now with what it has (a server stopping)."""
-        with self._waiters_lock:
-            for waiter in self._waiters:
-                waiter.wake()
+        self._waiters.wake_all()
 
     def clear(self, where: CallFilter = _ANY) -> None:
         """Delete the matching records (all, by default); ids keep increasing."""
@@ -586,9 +576,8 @@ class SqliteJournal:
         with self._lock, self._writing() as db:
             db.execute(f"DELETE FROM calls WHERE {clause}", values)
         self._clears += 1
-        with self._waiters_lock:
-            for waiter in self._waiters:
-                waiter.event.set()
+        for waiter in self._waiters.snapshot():  # each selects afresh
+            waiter.event.set()
 
     def stats(self, where: CallFilter = _ANY) -> dict[str, Any]:
         """Totals, as :meth:`Journal.stats` (``dropped`` is always 0: the file keeps all)."""

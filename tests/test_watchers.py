@@ -175,6 +175,37 @@ def test_clear_forgets_what_pending_waiters_found(journal: Journal | SqliteJourn
     assert enough and [r.group_id for r in found] == ["b", "c"]
 
 
+def test_a_wait_leaves_no_waiter_registered_however_it_ends(
+        journal: Journal | SqliteJournal) -> None:
+    class Broken:
+        def matches(self, record: Record) -> bool:
+            if record.group_id == "boom":
+                raise KeyError("boom")
+            return False
+
+    def broken_wait() -> str:
+        try:
+            journal.wait(1, 30, Broken())  # type: ignore[arg-type]
+        except KeyError as error:
+            return str(error)
+        return "no error"
+
+    journal.add([record("a")])
+    found, enough = journal.wait(1, 10)
+    assert enough and [r.id for r in found] == [1] and journal.waiting == 0  # at once
+    assert journal.wait(5, 0.05)[1] is False and journal.waiting == 0  # timed out
+    thread, result = in_thread(lambda: journal.wait(5, 60))
+    eventually(lambda: journal.waiting == 1, "waiting")
+    journal.wake_waiters()
+    thread.join(10)
+    assert result[0][1] is False and journal.waiting == 0  # woken
+    thread, result = in_thread(broken_wait)
+    eventually(lambda: journal.waiting == 1, "waiting")
+    journal.add([record("boom")])
+    thread.join(10)
+    assert result == ["'boom'"] and journal.waiting == 0  # its matcher raised
+
+
 def test_a_sqlite_waiter_sees_another_process_and_never_reselects_while_polling(
         tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
