@@ -26,6 +26,8 @@ from bench.payloads import WRITE_KEY, b2b_body, b2b_bytes, batch_bytes, request_
 __all__ = ["run_intercept", "run_start_stop", "run_throughput_batch", "run_throughput_group"]
 
 _SUCCESS = b'{"success": true}'
+#: mockseg's body for an accepted call, as the intercept ceiling answers it.
+_ANSWER_BODY = b'{"success":true}'
 
 
 def quiet_werkzeug() -> None:
@@ -297,7 +299,8 @@ def run_start_stop(ctx: Context) -> Result:
 @contextmanager
 def canned_urlopen(*, shared: bool = False) -> Iterator[list[int]]:
     """The ceiling of interception: ``HTTPConnectionPool.urlopen``, where ``intercept()`` hooks
-    in, answering every request with a canned ``200 {"success": true}`` and no app.
+    in, answering every request with a canned copy of mockseg's answer to an accepted call
+    (``200 {"success":true}``, its three headers) and no app.
 
     The answer is built per call by ``mockseg.intercept.urllib3_answer``, as ``intercept()``
     builds the app's: the app's work (and building its environ) is what the ceiling leaves out.
@@ -312,9 +315,11 @@ def canned_urlopen(*, shared: bool = False) -> Iterator[list[int]]:
 
     from mockseg.intercept import urllib3_answer
 
-    canned = [("Content-Type", "application/json"), ("Content-Length", str(len(_SUCCESS)))]
+    # The answer mockseg gives an accepted call without Origin, header for header.
+    canned = [("Content-Type", "application/json"), ("Content-Length", str(len(_ANSWER_BODY))),
+              ("Access-Control-Allow-Origin", "*")]
     prebuilt = urllib3.HTTPResponse(
-        body=io.BytesIO(_SUCCESS), headers=urllib3.HTTPHeaderDict(canned), status=200,
+        body=io.BytesIO(_ANSWER_BODY), headers=urllib3.HTTPHeaderDict(canned), status=200,
         reason="OK", preload_content=False, decode_content=False)
     calls = [0]
 
@@ -323,7 +328,7 @@ def canned_urlopen(*, shared: bool = False) -> Iterator[list[int]]:
         calls[0] += 1
         if shared:
             return prebuilt
-        return urllib3_answer(200, "OK", canned, _SUCCESS, method, url,
+        return urllib3_answer(200, "OK", canned, _ANSWER_BODY, method, url,
                               preload_content=kwargs.get("preload_content", True),
                               decode_content=kwargs.get("decode_content", True))
 
