@@ -343,12 +343,18 @@ class AdminApi:
 
     def health(self, request: Request, scope: str | None) -> Response:
         settings = self.app.settings_for(scope)
+        plan = settings.tracking_plan
         return json_response({
             "status": "ok",
             "scope": scope,
             "version": __version__,
             "mode": settings.mode,
             "write_keys": sorted(settings.write_keys) if settings.write_keys is not None else None,
+            # Which tracking plan checks the calls (None: none), so a tool can tell whether
+            # "no violations" means a clean run or no plan at all.
+            "tracking_plan": None if plan is None else {
+                "source": plan.source, "rules": len(plan.rules), "mode": plan.mode,
+                "unplanned": plan.unplanned},
         })
 
     def schema(self, request: Request, scope: str | None) -> Response:

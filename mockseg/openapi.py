@@ -422,13 +422,25 @@ def _admin_schemas() -> dict[str, Schema]:
         },
         "Health": {
             "type": "object",
-            "required": ["status", "scope", "version", "mode", "write_keys"],
+            "required": ["status", "scope", "version", "mode", "write_keys", "tracking_plan"],
             "properties": {
                 "status": {"const": "ok"},
                 "scope": {"type": ["string", "null"]},
                 "version": {"type": "string"},
                 "mode": {"enum": list(MODES)},
                 "write_keys": {"type": ["array", "null"], "items": {"type": "string"}},
+                "tracking_plan": {
+                    "description": "The tracking plan that checks the calls, or null for none",
+                    "type": ["object", "null"],
+                    "required": ["source", "rules", "mode", "unplanned"],
+                    "properties": {
+                        "source": {"type": "string", "description": "the plan's file, or "
+                                   "<tracking plan> for one given as data"},
+                        "rules": _COUNT,
+                        "mode": {"enum": ["record", "block"]},
+                        "unplanned": {"enum": ["allow", "violate", "block"]},
+                    },
+                },
             },
         },
         "Index": {
@@ -480,7 +492,7 @@ def _admin_paths() -> dict[str, Schema]:
             "delete": _admin("clear_faults", "Drop the planned faults", {"200": faults}),
         },
         "/__mockseg/health": {
-            "get": _admin("health", "Liveness, mode and write keys",
+            "get": _admin("health", "Liveness, mode, write keys and tracking plan",
                           {"200": _json(_ref("Health"), "Up", cors=False)}),
         },
         "/__mockseg/schema/group": {

@@ -196,3 +196,13 @@ def test_the_readmes_plan_walkthrough_fails_as_it_shows(pytester: pytest.Pyteste
     output = result.stdout.str()
     for line in shown[1].splitlines():
         assert line in output, line
+
+
+def test_health_says_which_plan_checks_the_calls() -> None:
+    health = Client(MockSegment().app).get("/__mockseg/health").get_json()
+    assert health["tracking_plan"] is None
+    fake = MockSegment(tracking_plan=PLAN, tracking_plan_mode="block", unplanned="allow")
+    plan = Client(fake.app).get("/__mockseg/health").get_json()["tracking_plan"]
+    assert plan == {"source": str(PLAN), "rules": len(fake.app.settings.tracking_plan.rules),
+                    "mode": "block", "unplanned": "allow"}
+    assert plan["rules"] > 0
