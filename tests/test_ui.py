@@ -162,6 +162,9 @@ def test_calls_arrive_live_can_be_inspected_filtered_and_reset(page: Page,
 
     expect(page.locator("#live")).to_have_text("live")
     expect(page.locator("#empty")).to_be_visible()
+    # No tracking plan: no plan counter or filter, where "0 with violations" would mislead.
+    expect(page.locator("#count-violations")).to_be_hidden()
+    expect(page.locator("#filter-plan")).to_be_hidden()
 
     assert send(served, B2B).status_code == 200
     assert send(served, INVALID).status_code == 400
@@ -266,6 +269,9 @@ def test_violations_are_shown_beside_the_verdict_highlighted_and_filtered(
         rows = page.locator("#rows tr")
         expect(rows).to_have_count(2)
         expect(page.locator("#count-violations")).to_have_text("1")
+        expect(page.locator("#count-violations")).to_be_visible()
+        expect(page.locator(".counters .violations")).to_have_attribute(
+            "title", re.compile(r"tracking plan .*b2b\.json \(\d+ rules?\)"))
         expect(page.locator("#count-accepted")).to_have_text("2")
 
         # The row: Segment's verdict, the violations beside it, the first one under Problem.

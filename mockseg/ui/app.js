@@ -163,11 +163,25 @@
     }
   }
 
+  /** The tracking-plan counter and filter only for a server with a plan (health says which);
+   * without one, "0 with violations" would read as a clean run. */
+  function showPlan(plan) {
+    const counter = ui.counts.violations.parentElement;
+    const filter = ui.plan.closest("label");
+    counter.hidden = filter.hidden = !plan;
+    if (plan) {
+      counter.title = `Calls that break the tracking plan ${plan.source} (${plan.rules} rule${plan.rules === 1 ? "" : "s"})`;
+    } else if (ui.plan.value) {
+      ui.plan.value = ""; // a filter that cannot be seen must not hide calls
+    }
+  }
+
   /** Load the newest calls again (on start, after a reset, after being offline). */
   async function sync(signal) {
-    const [calls, stats] = await Promise.all([
-      api(`calls?last=${PAGE}`, { signal }), api("stats", { signal }),
+    const [calls, stats, health] = await Promise.all([
+      api(`calls?last=${PAGE}`, { signal }), api("stats", { signal }), api("health", { signal }),
     ]);
+    showPlan(health.tracking_plan);
     state.records = calls.calls;
     state.older = calls.total - calls.calls.length;
     state.keep = PAGE;
