@@ -4,33 +4,38 @@ Two stores share one interface: :class:`Journal` keeps records in memory, bounde
 and a byte budget (the oldest are evicted and counted once either is reached);
 :class:`SqliteJournal` (in :mod:`mockseg.sqlite_journal`, re-exported here) keeps them in a
 SQLite file in WAL mode, committed before the call is answered, shareable by several server
-processes.
+processes. What they keep, :class:`Record`, and the filter that selects it, :class:`CallFilter`,
+are defined in :mod:`mockseg.records` and re-exported here; the pending waits of both are in
+:mod:`mockseg.waiting`.
 
-Waiting costs the recording side almost nothing: a pending :meth:`Journal.wait` is registered
-with its filter, and each new record is checked against each registered filter once. No waiter
-scans the journal again after its first selection, which starts at its ``after`` id by bisection
-(records are kept in increasing id order).
+A pending :meth:`Journal.wait` selects once, from its ``after`` id by bisection (records are
+kept in increasing id order), and is then offered only the new records, under the journal's
+lock.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Iterator, Mapping
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from mockseg.jsoncodec import dumps
-from mockseg.validation import Violation
+from mockseg.records import _ANY as _ANY
+from mockseg.records import CallFilter, Record
+from mockseg.records import _plain as _plain
+from mockseg.waiting import Cancelled as Cancelled
+from mockseg.waiting import _Waiter as _Waiter
+from mockseg.waiting import _Waiters as _Waiters
+
+# The ``name as name`` imports re-export the internal names that were defined here before records
+# and waiting were split off, for the code that still imports them from here.
 
 if TYPE_CHECKING:
-    from mockseg.plans import PlanViolation
     from mockseg.sqlite_journal import SqliteJournal
 
 __all__ = [
@@ -55,270 +60,6 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 RECORD_OVERHEAD_BYTES = 1024
 
 
-class Record:
-    """One recorded message, with the journal's field names as attributes.
-
-    The payload is kept as its JSON bytes (for a single call, the body exactly as received)
-    and decoded on each read of :attr:`payload`: a parsed message takes several times the
-    memory of its text. The ids that filters and assertions look at are kept decoded.
-    """
-
-    __slots__ = (
-        "_kept_bytes",
-        "_payload",
-        "anonymous_id",
-        "auth",
-        "duplicate_of",
-        "errors",
-        "fault",
-        "group_id",
-        "headers",
-        "http_status",
-        "id",
-        "message_id",
-        "path",
-        "raw_body",
-        "received_at",
-        "request_id",
-        "response",
-        "scope",
-        "status",
-        "type",
-        "user_id",
-        "violations",
-        "warnings",
-        "write_key",
-    )
-
-    def __init__(
-        self,
-        *,
-        request_id: str,
-        received_at: str,
-        path: str,
-        type: str | None,
-        status: str,
-        http_status: int,
-        errors: list[Violation],
-        warnings: list[Violation],
-        payload: Any,
-        write_key: str | None,
-        headers: Mapping[str, str],
-        fault: bool = False,
-        raw_body: str | None = None,
-        scope: str | None = None,
-        payload_json: bytes | None = None,
-        auth: str | None = None,
-        violations: Sequence[PlanViolation] = (),
-    ) -> None:
-        """``payload`` is the message as parsed; pass ``payload_json``, its JSON bytes, to have
-        the record keep those instead of the parsed object. ``violations``: of the server's
-        tracking plan, if it has one."""
-        self.id = 0
-        self.request_id = request_id
-        self.received_at = received_at
-        self.path = path
-        self.type = type
-        self.status = status
-        self.http_status = http_status
-        self.errors = errors
-        self.warnings = warnings
-        #: What breaks the tracking plan: ``PlanViolation(type, field, description)``s.
-        self.violations: Sequence[PlanViolation] = violations
-        fields = payload if isinstance(payload, dict) else {}
-        #: The payload's ``groupId``, ``userId``, ``anonymousId`` and ``messageId`` (or None).
-        self.group_id: Any = fields.get("groupId")
-        self.user_id: Any = fields.get("userId")
-        self.anonymous_id: Any = fields.get("anonymousId")
-        self.message_id: Any = fields.get("messageId")
-        self._payload: Any = payload_json if payload_json is not None else payload
-        self.write_key = write_key
-        #: How the write key came: "basic", "bearer", "body", "basic+body", "bearer+body", None.
-        self.auth = auth
-        self.headers = headers
-        self.duplicate_of: int | None = None
-        self.fault = fault
-        self.raw_body = raw_body
-        self.scope = scope
-        #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
-        self.response: Mapping[str, Any] | None = None
-        self._kept_bytes = 0  # set by the memory journal that keeps it
-
-    @property
-    def payload(self) -> Any:
-        """The message as received (a fresh copy on each read), or None."""
-        if isinstance(self._payload, bytes):
-            return json.loads(self._payload)
-        return self._payload
-
-    @property
-    def traits(self) -> Any:
-        """The payload's ``traits``, or None."""
-        payload = self.payload
-        return payload.get("traits") if isinstance(payload, dict) else None
-
-    @property
-    def accepted(self) -> bool:
-        return self.status == "accepted"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as the admin API serves it."""
-        data = {
-            "id": self.id,
-            "request_id": self.request_id,
-            "received_at": self.received_at,
-            "path": self.path,
-            "type": self.type,
-            "status": self.status,
-            "http_status": self.http_status,
-            "errors": [error.to_dict() for error in self.errors],
-            "warnings": [warning.to_dict() for warning in self.warnings],
-            "violations": [violation.to_dict() for violation in self.violations],
-            "payload": self.payload,
-            "write_key": self.write_key,
-            "auth": self.auth,
-            "headers": dict(self.headers),
-            "duplicate_of": self.duplicate_of,
-            "fault": self.fault,
-            "scope": self.scope,
-            "response": _plain(self.response),
-        }
-        if self.raw_body is not None:
-            data["raw_body"] = self.raw_body
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Record:
-        """A record from its admin-API form (the inverse of :meth:`to_dict`)."""
-        record = cls(
-            request_id=data["request_id"],
-            received_at=data["received_at"],
-            path=data["path"],
-            type=data["type"],
-            status=data["status"],
-            http_status=data["http_status"],
-            errors=[Violation(e["field"], e["message"]) for e in data["errors"]],
-            warnings=[Violation(w["field"], w["message"], "warning") for w in data["warnings"]],
-            payload=data["payload"],
-            write_key=data["write_key"],
-            auth=data.get("auth"),
-            headers=data["headers"],
-            fault=data.get("fault", False),
-            raw_body=data.get("raw_body"),
-            scope=data.get("scope"),
-            violations=_plan_violations(data.get("violations") or ()),
-        )
-        record.id = data["id"]
-        record.duplicate_of = data.get("duplicate_of")
-        record.response = data.get("response")
-        return record
-
-    def __repr__(self) -> str:
-        first = f" {self.errors[0].field}: {self.errors[0].message}" if self.errors else ""
-        return (
-            f"<Record #{self.id} {self.path} {self.type} {self.status} {self.http_status}"
-            f" groupId={self.group_id!r}{first}>"
-        )
-
-
-def _plan_violations(items: Iterable[Mapping[str, Any]]) -> list[PlanViolation]:
-    """Violations read back from a record's JSON (the SQLite journal keeps them so)."""
-    items = list(items)
-    if not items:
-        return []
-    from mockseg.plans import PlanViolation  # only journals with plan violations need it
-
-    return [PlanViolation.from_dict(item) for item in items]
-
-
-def _plain(value: Any) -> Any:
-    """Read-only mappings (shared answers) as plain dicts, for JSON."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class CallFilter:
-    """Which records to select. Unset fields match everything; ``type="null"`` matches None."""
-
-    type: str | None = None
-    status: str | None = None
-    group_id: str | None = None
-    user_id: str | None = None
-    anonymous_id: str | None = None
-    message_id: str | None = None
-    path: str | None = None
-    write_key: str | None = None
-    auth: str | None = None
-    request_id: str | None = None
-    scope: str | None = None
-    #: True: only records that break the tracking plan; False: only those that do not.
-    violations: bool | None = None
-
-    #: The admin API's query parameter for each field.
-    QUERY_NAMES: ClassVar[dict[str, str]] = {
-        "type": "type",
-        "status": "status",
-        "groupId": "group_id",
-        "userId": "user_id",
-        "anonymousId": "anonymous_id",
-        "messageId": "message_id",
-        "path": "path",
-        "writeKey": "write_key",
-        "auth": "auth",
-        "request_id": "request_id",
-        "violations": "violations",
-    }
-
-    @classmethod
-    def from_query(cls, args: Mapping[str, str]) -> CallFilter:
-        """A filter from the admin API's query parameters (``groupId``, ``userId``, ...)."""
-        values: dict[str, Any] = {attr: args[name] for name, attr in cls.QUERY_NAMES.items()
-                                  if name in args}
-        if "violations" in values:
-            flag = str(values["violations"]).strip().lower()
-            if flag not in ("true", "false"):
-                raise ValueError(f"violations must be true or false, not {values['violations']!r}")
-            values["violations"] = flag == "true"
-        return cls(**values)
-
-    @classmethod
-    def from_kwargs(cls, filters: Mapping[str, Any]) -> CallFilter:
-        """A filter from Python keywords (``group_id=...``); unknown names raise TypeError."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(filters) - known
-        if unknown:
-            raise TypeError(
-                f"unknown filter {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}"
-            )
-        return cls(**filters)
-
-    def matches(self, record: Record) -> bool:
-        """Whether ``record`` passes every field that is set."""
-        if self.type is not None and (record.type or "null") != self.type:
-            return False
-        if self.auth is not None and (record.auth or "null") != self.auth:
-            return False
-        if self.violations is not None and bool(record.violations) != self.violations:
-            return False
-        for name in ("status", "path", "write_key", "request_id", "scope"):
-            wanted = getattr(self, name)
-            if wanted is not None and getattr(record, name) != wanted:
-                return False
-        for name in ("group_id", "user_id", "anonymous_id", "message_id"):
-            wanted = getattr(self, name)
-            if wanted is not None and getattr(record, name) != wanted:
-                return False
-        return True
-
-    def __str__(self) -> str:
-        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
-                 if getattr(self, f.name) is not None]
-        return ", ".join(parts) or "any"
-
-
-_ANY = CallFilter()
 _ID = attrgetter("id")
 #: Sits in the slots of evicted records until the list is compacted; it holds nothing.
 _EVICTED: Record = Record.__new__(Record)
@@ -327,10 +68,6 @@ _EVICTED: Record = Record.__new__(Record)
 _COMPACT_AFTER = 1024
 #: Records a listing reads per hold of the lock (``iter_select``).
 _PAGE = 1000
-#: How often a waiter asks its ``cancelled`` callable whether its client is still there.
-_CANCEL_CHECK_SECONDS = 0.5
-
-Cancelled = Callable[[], bool]
 
 
 def kept_bytes(record: Record) -> int:
@@ -407,111 +144,6 @@ def _tally_as(counts: Counter[str], by_type: Counter[str], signature: _Signature
     if violated:
         counts["violations"] += step
 
-
-class _Waiter:
-    """One pending wait: its filter, how many matches it wants, and those found so far."""
-
-    __slots__ = ("after", "count", "error", "event", "found", "where", "woken")
-
-    def __init__(self, where: CallFilter, after: int, count: int,
-                 found: Iterable[Record] = ()) -> None:
-        self.where = where
-        self.after = after
-        self.count = count
-        self.found: deque[Record] = deque(found)
-        #: Set when the wait should look again: enough matches, a wake-up, a matcher error.
-        self.event = threading.Event()
-        self.error: Exception | None = None
-        self.woken = False
-
-    def matching(self, records: Sequence[Record]) -> list[Record]:
-        """The new records this waiter wants. A matcher that raises ends this wait (with its
-        error, raised in the waiting thread), never the call being recorded."""
-        try:
-            return [record for record in records
-                    if record.id > self.after and self.where.matches(record)]
-        except Exception as error:
-            self.error = error
-            self.event.set()
-            return []
-
-    def wake(self) -> None:
-        self.woken = True
-        self.event.set()
-
-    def sleep(self, deadline: float, step: float | None, cancelled: Cancelled | None) -> bool:
-        """Wait for the event up to ``step`` seconds; False once the deadline has passed or the
-        client has gone."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or (cancelled is not None and cancelled()):
-            return False
-        if cancelled is not None:
-            step = _CANCEL_CHECK_SECONDS if step is None else min(step, _CANCEL_CHECK_SECONDS)
-        self.event.wait(remaining if step is None else min(remaining, step))
-        return True
-
-
-class _Waiters:
-    """A journal's pending waits, guarded by :attr:`lock`.
-
-    The memory journal gives them its own lock, since it offers each new record to them while
-    it holds it; the SQLite journal leaves them one of their own, which it never holds while it
-    takes its ``_lock``. What is marked "lock held" expects the caller to hold :attr:`lock`;
-    the rest takes it.
-    """
-
-    __slots__ = ("_pending", "lock")
-
-    def __init__(self, lock: threading.Lock | None = None) -> None:
-        self.lock = threading.Lock() if lock is None else lock
-        self._pending: set[_Waiter] = set()
-
-    def __bool__(self) -> bool:
-        """Whether any wait is pending (lock held)."""
-        return bool(self._pending)
-
-    def __iter__(self) -> Iterator[_Waiter]:
-        """The pending waiters (lock held)."""
-        return iter(self._pending)
-
-    def discard(self, waiters: Iterable[_Waiter]) -> None:
-        """Forget ``waiters``, those an offer has satisfied (lock held)."""
-        self._pending.difference_update(waiters)
-
-    def register(self, waiter: _Waiter, *, held: bool = False) -> AbstractContextManager[_Waiter]:
-        """Register ``waiter`` now, until the ``with`` block of the context manager returned
-        ends. ``held``: the caller holds the lock (so that registering is one step with the
-        first selection it made under it, and no record is missed or found twice)."""
-        if held:
-            self._pending.add(waiter)
-        else:
-            with self.lock:
-                self._pending.add(waiter)
-        return self._until_left(waiter)
-
-    @contextmanager
-    def _until_left(self, waiter: _Waiter) -> Iterator[_Waiter]:
-        try:
-            yield waiter
-        finally:
-            with self.lock:
-                self._pending.discard(waiter)
-
-    def count(self) -> int:
-        """How many waits are pending."""
-        with self.lock:
-            return len(self._pending)
-
-    def snapshot(self) -> list[_Waiter]:
-        """The pending waiters as of now, to go through without the lock."""
-        with self.lock:
-            return list(self._pending)
-
-    def wake_all(self) -> None:
-        """Make every pending wait return now with what it has."""
-        with self.lock:
-            for waiter in self._pending:
-                waiter.wake()
 
 
 class Journal:

@@ -32,20 +32,10 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
-from mockseg.journal import (
-    _ANY,
-    _PAGE,
-    CallFilter,
-    Cancelled,
-    Record,
-    _check_window,
-    _plain,
-    _stats,
-    _Waiter,
-    _Waiters,
-    _window,
-)
+from mockseg.journal import _PAGE, _check_window, _stats, _window
 from mockseg.jsoncodec import dumps
+from mockseg.records import _ANY, CallFilter, Record, _plain
+from mockseg.waiting import Cancelled, _Waiter, _Waiters
 
 try:
     import fcntl
