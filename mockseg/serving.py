@@ -30,6 +30,9 @@ http.server reading the header lines); this module changes what happens around t
   the next read of the request stream), never blocks, and should be called from the thread that
   is serving the request (the one running the app). A client that only half-closes (shuts its
   writing side and still reads) also counts as gone. Other WSGI servers (gunicorn) do not set it.
+
+How a connection's bytes and a request's head are read (the head's deadline, the client-gone
+check, the fast path for plain header lines) is in :mod:`mockseg.connection`.
 """
 
 from __future__ import annotations
@@ -40,8 +43,6 @@ import http.client
 import io
 import logging
 import queue
-import re
-import select
 import selectors
 import socket
 import ssl
@@ -53,6 +54,7 @@ from typing import Any, cast
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
+from mockseg.connection import PLAIN_REQUEST_LINE, ConnectionReader, HeadLines, plain_headers
 from mockseg.errors import ApiError, InternalError, InvalidRequest, RequestHeaderTooLarge
 from mockseg.framing import BadFraming, ChunkedBody, Framing, request_framing
 from mockseg.responses import error_bytes
@@ -123,144 +125,6 @@ def _no_write(data: bytes) -> None:
 
 # --- the connection -----------------------------------------------------------------------------
 
-class _ConnectionReader(io.RawIOBase):
-    """The connection's bytes, under ``rfile``'s buffer: with a deadline while a request's head
-    arrives, and a look at whether the client has gone that keeps whatever it reads."""
-
-    def __init__(self, connection: socket.socket, idle_timeout: float) -> None:
-        self._connection = connection
-        self._idle_timeout = idle_timeout
-        self._deadline: float | None = None
-        self._held = b""  # read ahead by client_gone(), served before the socket's next bytes
-        self._ended = False
-
-    def readable(self) -> bool:
-        return True
-
-    def start_head(self) -> None:
-        """From now, every read must be done within the idle timeout in all."""
-        self._deadline = time.monotonic() + self._idle_timeout
-
-    def end_head(self) -> None:
-        """Back to the idle timeout for each read."""
-        self._deadline = None
-        with contextlib.suppress(OSError):
-            self._connection.settimeout(self._idle_timeout)
-
-    def readinto(self, buffer: Any) -> int:
-        if self._held:
-            size = min(len(buffer), len(self._held))
-            buffer[:size] = self._held[:size]
-            self._held = self._held[size:]
-            return size
-        if self._ended:
-            return 0
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the request's head did not arrive within the idle timeout")
-            self._connection.settimeout(left)
-        size = self._connection.recv_into(buffer)
-        if not size:
-            self._ended = True
-        return size
-
-    def client_gone(self) -> bool:
-        """Whether the client has closed its connection; never blocks, never loses a byte."""
-        if self._ended:
-            return True
-        if self._held:
-            return False
-        connection = self._connection
-        if connection.fileno() < 0:
-            return True  # closed under us
-        try:
-            if not _readable_now(connection):
-                return False
-            connection.settimeout(0)
-            try:
-                data = connection.recv(65_536)
-            finally:
-                connection.settimeout(self._idle_timeout)
-        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return False  # a TLS record that is not application data, or not whole yet
-        except (OSError, ValueError):
-            return True  # reset, or closed under us
-        if not data:
-            self._ended = True
-            return True
-        self._held = data
-        return False
-
-
-def _readable_now(connection: socket.socket) -> bool:
-    """Whether reading the socket would not block (data, or the peer's end)."""
-    if hasattr(select, "poll"):  # select() cannot watch a descriptor over 1023
-        poller = select.poll()
-        poller.register(connection, select.POLLIN)
-        return bool(poller.poll(0))
-    readable, _, _ = select.select([connection], [], [], 0)
-    return bool(readable)
-
-
-#: A header line that ``http.client.parse_headers`` (the email parser) reads as ``name`` and
-#: ``value`` with the value's leading blanks dropped: a token, a colon, printable ASCII.
-_PLAIN_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([ -~\t]*)\r?\n")
-#: A request line that http.server takes and follows with the header block.
-_PLAIN_REQUEST_LINE = re.compile(rb"[A-Z]+ [!-~]+ HTTP/1\.[01]\r?\n")
-#: http.client's bounds on a header line and on the number of lines.
-_MAX_LINE = 65536
-_MAX_HEADERS = 100
-
-
-def _plain_headers(lines: list[bytes]) -> http.client.HTTPMessage | None:
-    """The headers the email parser would make of ``lines`` (the block read up to and with its
-    blank line), for a block of plain lines only; None for any other, which the email parser
-    reads instead: it costs 20 µs a request, this 3."""
-    if not lines or lines[-1] not in (b"\r\n", b"\n") or len(lines) > _MAX_HEADERS:
-        return None
-    message = http.client.HTTPMessage()
-    match = _PLAIN_FIELD.fullmatch
-    for line in lines[:-1]:
-        found = match(line)
-        if found is None:
-            return None
-        message[found[1].decode("ascii")] = found[2].decode("ascii")
-    return message
-
-
-class _HeadLines:
-    """Stands in for ``rfile`` while http.server reads the header lines: replays the lines
-    read ahead (``lines``), then reads on from the connection, keeping every line read."""
-
-    def __init__(self, rfile: Any) -> None:
-        self.rfile = rfile
-        self.lines: list[bytes] = []
-        self._replay: list[bytes] = []
-
-    def read_ahead(self) -> list[bytes]:
-        """Read the header block as http.client would, stopping where it would stop (a blank
-        line, a line too long, one line too many, the end); http.server reads it again."""
-        while True:
-            line: bytes = self.rfile.readline(_MAX_LINE + 1)
-            self.lines.append(line)
-            if (len(line) > _MAX_LINE or len(self.lines) > _MAX_HEADERS
-                    or line in (b"\r\n", b"\n", b"")):
-                self._replay = list(self.lines)
-                return self.lines
-
-    def replay(self, lines: list[bytes]) -> None:
-        """Give http.server these lines to read, instead of those read ahead."""
-        self._replay = list(lines)
-
-    def readline(self, limit: int = -1) -> bytes:
-        if self._replay:
-            return self._replay.pop(0)
-        line: bytes = self.rfile.readline(limit)
-        self.lines.append(line)
-        return line
-
-
 class _Handler(WSGIRequestHandler):
     """One connection: many requests in turn, each through the WSGI app."""
 
@@ -278,7 +142,7 @@ class _Handler(WSGIRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.idle_timeout)
         self.rfile.close()  # the socket's own file: reads go through the reader instead
-        self._reader = _ConnectionReader(self.connection, self.server.idle_timeout)
+        self._reader = ConnectionReader(self.connection, self.server.idle_timeout)
         self.rfile = io.BufferedReader(self._reader)
         self._framing = Framing(None, chunked=False)
         self._expect_continue = False
@@ -318,10 +182,10 @@ class _Handler(WSGIRequestHandler):
                 self._reader.end_head()
                 self.send_error(414, "Request line too long")
                 return False
-            head = _HeadLines(self.rfile)
+            head = HeadLines(self.rfile)
             headers = None
-            if _PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline):  # headers come next
-                headers = _plain_headers(head.read_ahead())
+            if PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline):  # headers come next
+                headers = plain_headers(head.read_ahead())
                 if headers is not None:  # http.server reads an empty block instead
                     head.replay([b"\r\n"])
             self.rfile = cast(Any, head)

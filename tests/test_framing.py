@@ -492,7 +492,7 @@ def test_plain_header_blocks_read_as_the_email_parser_reads_them(
     import http.client
     import io
 
-    from mockseg.serving import _plain_headers
+    from mockseg.connection import plain_headers as _plain_headers
 
     lines = [field + ending for field in fields] + [blank]
     fast = _plain_headers(lines)
