@@ -32,15 +32,17 @@ from mockseg.strategies._plan import (
     plan_messages,
     plan_violations,
 )
+from mockseg.strategies._traits import (
+    reserved_traits,
+    traits,
+)
 from mockseg.strategies._valid import (
     batches,
     contexts,
     group_calls,
     group_ids,
     group_payloads,
-    reserved_traits,
     timestamps,
-    traits,
 )
 
 __all__ = [

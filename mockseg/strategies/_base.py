@@ -187,6 +187,34 @@ def _message_ids(max_len: int) -> Strategy[str]:
     return st.one_of(realistic, _texts(max_len)).map(lambda text: text[:max_len])
 
 
+@st.composite
+def _timestamps(draw: Draw, low: datetime, high: datetime) -> str:
+    """The date-times of ``timestamps()`` (in ``_valid.py``, which checks the bounds)."""
+    span = [(end - _Y2K) // timedelta(microseconds=1) for end in (low, high)]
+    at = _Y2K + timedelta(microseconds=draw(st.integers(*span)))  # one draw, not seven
+    text = f"{at.year:04d}-{at.month:02d}-{at.day:02d}{draw(st.sampled_from('Tt'))}"
+    text += f"{at.hour:02d}:{at.minute:02d}"
+    seconds = draw(st.sampled_from(("ms", "s", "fraction", "none", "leap")))
+    if seconds == "leap":
+        text = text[:11] + "23:59:60"
+    elif seconds != "none":
+        text += f":{at.second:02d}"
+    if seconds == "ms":
+        text += f".{at.microsecond // 1000:03d}"
+    elif seconds == "fraction":
+        text += draw(st.sampled_from(".,")) + draw(st.text("0123456789", min_size=1, max_size=9))
+    zone = draw(st.sampled_from(("Z", "+00:00", "+hh:mm", "+hhmm", "+hh", "", "z")))
+    if zone.startswith("+h"):
+        sign, hours, minutes = draw(st.sampled_from("+-")), draw(st.integers(0, 23)), draw(
+            st.integers(0, 59))
+        zone = f"{sign}{hours:02d}" + {"+hh:mm": f":{minutes:02d}", "+hhmm": f"{minutes:02d}",
+                                       "+hh": ""}[zone]
+    return text + zone
+
+
+_ANY_TIME = _timestamps(_FIRST, _LAST)
+
+
 # --- argument checks --------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from hypothesis.errors import InvalidArgument
 from mockseg.rules import Limits
 from mockseg.strategies._base import (
     _ABSENT,
+    _ANY_TIME,
     _CHARS,
     _DESTINATIONS,
     _FLOATS,
@@ -28,13 +29,8 @@ from mockseg.strategies._base import (
     _repeat,
     _repeated,
 )
-from mockseg.strategies._valid import (
-    _ANY_TIME,
-    _capacity,
-    _fresh_names,
-    _group_payload,
-    _GroupSpec,
-)
+from mockseg.strategies._traits import _capacity, _fresh_names
+from mockseg.strategies._valid import _group_payload, _GroupSpec
 
 # --- invalid payloads -------------------------------------------------------------------------
 
