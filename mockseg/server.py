@@ -37,8 +37,9 @@ from mockseg.journal import (
     Record,
     SqliteJournal,
 )
+from mockseg.listener import KeepAliveServer
 from mockseg.rules import Limits
-from mockseg.serving import IDLE_TIMEOUT, KeepAliveServer
+from mockseg.serving import IDLE_TIMEOUT
 from mockseg.tls import TlsSetup, local_ca_setup, own_cert_setup
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
-"""The socket side: a threaded HTTP/1.1 server that keeps connections alive.
+"""The connection side: an HTTP/1.1 handler that keeps a connection alive across requests.
 
 werkzeug's development server parses the request line and builds the WSGI environ (with
-http.server reading the header lines); this module changes what happens around that:
+http.server reading the header lines); :class:`KeepAliveHandler` changes what happens around
+that:
 
 - **Keep-alive.** werkzeug 3 closes every connection after one response, because it cannot tell
   where a request body ends. Here the body is read through a ``LimitedStream`` (or a strict
@@ -20,10 +21,6 @@ http.server reading the header lines); this module changes what happens around t
   byte arrives, its request line and headers must all arrive within the idle timeout too (a
   client trickling its headers gets a recorded 408), and a stalled body gets the idle timeout
   on each read.
-- **Running out of file descriptors.** When ``accept`` fails for want of descriptors or memory
-  (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) the server stops watching the listening socket
-  for a while (0.1 s, doubling up to 1 s, back to 0.1 s after an accept succeeds), logs one
-  warning the first time, and serves the waiting clients once descriptors are free again.
 - **``environ["mockseg.client_gone"]``**: a callable taking no arguments that returns True once
   the client has closed its connection (plain or TLS), so a long-poll can stop waiting for a
   client that has left. It never loses a byte the client sent (what it reads ahead is served to
@@ -32,34 +29,32 @@ http.server reading the header lines); this module changes what happens around t
   writing side and still reads) also counts as gone. Other WSGI servers (gunicorn) do not set it.
 
 How a connection's bytes and a request's head are read (the head's deadline, the client-gone
-check, the fast path for plain header lines) is in :mod:`mockseg.connection`.
+check, the fast path for plain header lines) is in :mod:`mockseg.connection`; the server that
+accepts the connections, :class:`~mockseg.listener.KeepAliveServer`, is in
+:mod:`mockseg.listener` (and importable from here too, as before).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import http.client
 import io
 import logging
-import queue
-import selectors
-import socket
-import ssl
-import threading
-import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
 from mockseg.connection import PLAIN_REQUEST_LINE, ConnectionReader, HeadLines, plain_headers
 from mockseg.errors import ApiError, InternalError, InvalidRequest, RequestHeaderTooLarge
-from mockseg.framing import BadFraming, ChunkedBody, Framing, request_framing
+from mockseg.framing import MAX_LINE, BadFraming, ChunkedBody, Framing, request_framing
 from mockseg.responses import error_bytes
 
-__all__ = ["CLIENT_GONE", "IDLE_TIMEOUT", "KeepAliveServer", "call_wsgi"]
+if TYPE_CHECKING:
+    from mockseg.listener import KeepAliveServer
+
+__all__ = ["CLIENT_GONE", "IDLE_TIMEOUT", "KeepAliveHandler", "KeepAliveServer", "call_wsgi"]
 
 log = logging.getLogger("mockseg")
 
@@ -70,10 +65,17 @@ IDLE_TIMEOUT = 30.0
 CLIENT_GONE = "mockseg.client_gone"
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
-#: accept() errors that mean "out of descriptors or memory": retried after a pause, not at once.
-_ACCEPT_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-_ACCEPT_PAUSE_FIRST = 0.1
-_ACCEPT_PAUSE_MAX = 1.0
+
+
+def __getattr__(name: str) -> Any:
+    """``KeepAliveServer``, still importable from here: loaded on first use, because
+    :mod:`mockseg.listener` imports this module for its handler."""
+    if name == "KeepAliveServer":
+        from mockseg.listener import KeepAliveServer
+
+        return KeepAliveServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def call_wsgi(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     """Call a WSGI app that returns its body (as mockseg's does): status, headers, body."""
@@ -125,7 +127,7 @@ def _no_write(data: bytes) -> None:
 
 # --- the connection -----------------------------------------------------------------------------
 
-class _Handler(WSGIRequestHandler):
+class KeepAliveHandler(WSGIRequestHandler):
     """One connection: many requests in turn, each through the WSGI app."""
 
     protocol_version = "HTTP/1.1"
@@ -176,8 +178,8 @@ class _Handler(WSGIRequestHandler):
         self._reader.start_head()
         timed_out = False
         try:
-            self.raw_requestline = self.rfile.readline(65537)
-            if len(self.raw_requestline) > 65536:
+            self.raw_requestline = self.rfile.readline(MAX_LINE + 1)
+            if len(self.raw_requestline) > MAX_LINE:
                 self.requestline = self.request_version = self.command = ""
                 self._reader.end_head()
                 self.send_error(414, "Request line too long")
@@ -362,222 +364,3 @@ class _Handler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:
         if type == "error":
             log.warning(message.rstrip(), *args)
-
-
-class _BindFailed(Exception):
-    """Carries an OSError from bind past werkzeug, which would print it and exit the process."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-class KeepAliveServer(ThreadedWSGIServer):
-    """werkzeug's threaded server with keep-alive, and a stop that returns at once.
-
-    ``serve_forever`` watches a wake-up socket beside the listening one, so ``stop`` needs no
-    poll interval; ``close`` shuts open keep-alive connections so their threads end too.
-    """
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        app: Any,
-        *,
-        idle_timeout: float = IDLE_TIMEOUT,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self.idle_timeout = idle_timeout
-        try:
-            super().__init__(host, port, app, handler=_Handler)
-        except _BindFailed as failed:
-            self.socket.close()
-            raise failed.error from None
-        # Not passed to werkzeug, which would wrap the listening socket and so run every
-        # handshake in the accept loop, where one silent client stalls all the others.
-        # Each connection's handshake runs in its own worker instead (finish_request).
-        self.ssl_context = ssl_context
-        self._wake_r, self._wake_w = socket.socketpair()
-        self.stopping = False
-        self._connections: set[socket.socket] = set()
-        self._busy: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        self._work: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
-        self._idle_workers = 0
-        self._accept_pause = 0.0  # seconds: the next pause after accept() runs out
-        self._accept_paused_until = 0.0
-        self._accept_warned = False
-
-    def server_bind(self) -> None:
-        try:
-            super().server_bind()
-        except OSError as error:
-            raise _BindFailed(error) from error
-
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-            watching = False
-            while not self.stopping:
-                pause = self._accept_paused_until - time.monotonic()
-                if pause > 0 and watching:
-                    selector.unregister(self.socket)
-                    watching = False
-                elif pause <= 0 and not watching:
-                    selector.register(self.socket, selectors.EVENT_READ, "accept")
-                    watching = True
-                for key, _ in selector.select(pause if pause > 0 else None):
-                    if key.data == "wake":
-                        return
-                    self._handle_request_noblock()  # type: ignore[attr-defined]
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        """Accept a connection; out of descriptors, pause accepting (growing pauses) instead of
-        retrying at once, which would spin the CPU while no client is served."""
-        try:
-            accepted = super().get_request()
-        except OSError as error:
-            if error.errno in _ACCEPT_EXHAUSTED:
-                self._pause_accepting(error)
-            raise
-        self._accept_pause = 0.0
-        return accepted
-
-    def _pause_accepting(self, error: OSError) -> None:
-        pause = min(max(self._accept_pause * 2, _ACCEPT_PAUSE_FIRST), _ACCEPT_PAUSE_MAX)
-        self._accept_pause = pause
-        self._accept_paused_until = time.monotonic() + pause
-        if not self._accept_warned:
-            self._accept_warned = True
-            log.warning("mockseg: cannot accept a connection (%s); pausing up to %g s between "
-                        "tries until descriptors are free. Idle keep-alive connections hold "
-                        "one each: raise the limit (ulimit -n) or lower --idle-timeout.",
-                        error.strerror or error, _ACCEPT_PAUSE_MAX)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand the connection to an idle worker thread, or to a new one if none is idle.
-
-        Starting a thread per connection costs more than the whole answer to a small call;
-        an SDK or a test that opens a connection per request pays it every time.
-        """
-        with self._connections_lock:
-            self._connections.add(request)
-            if self._idle_workers:
-                self._idle_workers -= 1
-                spawn = False
-            else:
-                spawn = True
-        self._work.put((request, client_address))
-        if spawn:
-            threading.Thread(target=self._worker, name="mockseg-connection", daemon=True).start()
-
-    def _worker(self) -> None:
-        """Serve connections, one after another, until the server closes."""
-        while True:
-            item = self._work.get()
-            if item is None:
-                return
-            request, client_address = item
-            self.process_request_thread(request, client_address)
-            with self._connections_lock:
-                if self.stopping:
-                    return
-                self._idle_workers += 1
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        """Serve one connection; on a TLS server, first its handshake (or, for a client
-        speaking plain HTTP, a clear 400)."""
-        if self.ssl_context is None:
-            _Handler(request, client_address, self)
-            return
-        request.settimeout(self.idle_timeout)
-        try:
-            first = request.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return
-        if not first:
-            return
-        if first != b"\x16":  # not a TLS handshake record: a plain HTTP client
-            handler_class = type("_PlainOnTlsHandler", (_Handler,), {"plain_on_tls": True})
-            handler_class(request, client_address, self)
-            return
-        tls = self.ssl_context.wrap_socket(request, server_side=True,
-                                           do_handshake_on_connect=False)
-        self._replace_connection(request, tls)
-        try:
-            tls.do_handshake()
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            log.warning("mockseg: TLS handshake with %s failed (%s); does the client trust "
-                        "mockseg's CA certificate?", client_address[0],
-                        getattr(exc, "reason", None) or exc)
-            self._forget(tls)
-            with contextlib.suppress(OSError):
-                tls.close()
-            return
-        try:
-            _Handler(tls, client_address, self)
-        finally:
-            self._forget(tls)
-            with contextlib.suppress(OSError):
-                tls.close()
-
-    def _replace_connection(self, raw: socket.socket, tls: ssl.SSLSocket) -> None:
-        """Track the TLS socket in place of the raw one it took over, so close() reaches it."""
-        with self._connections_lock:
-            self._connections.discard(raw)
-            self._connections.add(tls)
-
-    def _forget(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-            self._busy.discard(connection)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-            self._busy.discard(request)
-        super().shutdown_request(request)
-
-    def set_busy(self, connection: socket.socket, busy: bool) -> None:
-        """Mark a connection as serving a request (True) or waiting for the next (False)."""
-        with self._connections_lock:
-            if busy:
-                self._busy.add(connection)
-            else:
-                self._busy.discard(connection)
-
-    def stop(self) -> None:
-        """Make ``serve_forever`` return now (from any thread)."""
-        self.stopping = True
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-
-    def close(self, grace: float = 5.0) -> None:
-        """Close the listening socket, then the connections: idle ones at once, busy ones once
-        their answer is out (or after ``grace`` seconds)."""
-        self.server_close()
-        deadline = time.monotonic() + grace
-        while True:
-            with self._connections_lock:
-                idle = self._connections - self._busy
-                busy = bool(self._busy)
-            for connection in idle:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-            if not busy or time.monotonic() > deadline:
-                break
-            time.sleep(0.01)
-        with self._connections_lock:
-            remaining = list(self._connections)
-        for connection in remaining:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        with self._connections_lock:
-            workers, self._idle_workers = self._idle_workers, 0
-        for _ in range(workers):  # let the idle workers end
-            self._work.put(None)
-        self._wake_r.close()
-        self._wake_w.close()
