@@ -92,10 +92,18 @@ RECORDED_HEADERS = (
     "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding",
     "Accept-Encoding", "X-Retry-Count", "Origin",
 )
+
+
+@lru_cache(maxsize=256)
+def environ_key(name: str) -> str:
+    """The WSGI environ key of a request header, as a server sets it: ``HTTP_X_RETRY_COUNT``,
+    and ``CONTENT_TYPE`` / ``CONTENT_LENGTH`` without the prefix."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
+
+
 #: The WSGI environ key that holds each recorded header.
-_RECORDED_KEYS = tuple(
-    key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
-    for name in RECORDED_HEADERS for key in [name.upper().replace("-", "_")])
+_RECORDED_KEYS = tuple(environ_key(name) for name in RECORDED_HEADERS)
 _ADMIN_PREFIX = "/__mockseg"
 #: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
 #: shared server (see :meth:`mockseg.MockSegment.scoped`).

@@ -15,10 +15,10 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from mockseg.app import environ_key
 from mockseg.serving import call_wsgi
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def call_app(
     environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.errors"] = sys.stderr
     for name, value in headers:
-        key = _environ_key(name)
+        key = environ_key(name)
         if key in environ and key.startswith("HTTP_"):  # a repeated header: joined
             environ[key] = f"{environ[key]},{value}"
         else:
@@ -86,13 +86,6 @@ def call_app(
                                       else call_wsgi(app, environ))
     code, _, reason = status.partition(" ")
     return int(code), reason, response_headers, data
-
-
-@lru_cache(maxsize=256)
-def _environ_key(name: str) -> str:
-    """The WSGI environ key of a request header: ``HTTP_X_RETRY_COUNT``, ``CONTENT_TYPE``."""
-    key = name.upper().replace("-", "_")
-    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 def _app_for(host: str | None) -> WSGIApplication | None:
