@@ -27,7 +27,6 @@ node or npm the comparison is skipped with the reason; under ``CI=true`` that is
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import shutil
@@ -46,7 +45,7 @@ from urllib.parse import urlsplit
 
 from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
 from bench.payloads import b2b_body, b2b_bytes, batch_bytes, compact, request_headers
-from bench.servers import RawClient, Served, SessionClient, mockseg_server
+from bench.servers import RawClient, Served, SessionClient, admin_call, mockseg_server
 
 __all__ = ["run_prism"]
 
@@ -204,16 +203,7 @@ def mockseg_command(port: int, *, quiet: bool) -> list[str]:
 
 def _admin(url: str, method: str, path: str) -> Any:
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
-    try:
-        connection.request(method, path)
-        response = connection.getresponse()
-        data = response.read()
-        if response.status != 200:
-            raise RuntimeError(f"{method} {path} answered {response.status}: {data[:300]!r}")
-        return json.loads(data)
-    finally:
-        connection.close()
+    return admin_call(parts.hostname or "", parts.port, method, path, timeout=30)
 
 
 def served_mockseg(process: Process) -> Served:

@@ -23,7 +23,6 @@ had.
 from __future__ import annotations
 
 import http.client
-import json
 import multiprocessing
 import os
 import socket
@@ -41,6 +40,7 @@ from typing import Any
 
 from bench.harness import Context, Metric, Result, Side, Target, alternate, python, ratios
 from bench.payloads import batch_bytes, request_headers
+from bench.servers import admin_call
 
 __all__ = ["run_scaling"]
 
@@ -66,16 +66,7 @@ class Server:
     shared: bool = True
 
     def request(self, method: str, path: str) -> Any:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        try:
-            connection.request(method, path)
-            response = connection.getresponse()
-            body = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{self.label}: {method} {path} answered {response.status}")
-            return json.loads(body) if body else None
-        finally:
-            connection.close()
+        return admin_call(self.host, self.port, method, path, label=self.label)
 
     def cpu_seconds(self) -> float:
         """CPU time of the root process and its children, so far."""

@@ -11,6 +11,7 @@ pays for printing.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import threading
 import time
@@ -23,7 +24,8 @@ from urllib.parse import urlsplit
 from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
 from bench.payloads import WRITE_KEY, b2b_body, b2b_bytes, batch_bytes, request_headers
 
-__all__ = ["run_intercept", "run_start_stop", "run_throughput_batch", "run_throughput_group"]
+__all__ = ["admin_call", "checked_run", "run_intercept", "run_start_stop", "run_throughput_batch",
+           "run_throughput_group"]
 
 _SUCCESS = b'{"success": true}'
 #: mockseg's body for an accepted call, as the intercept ceiling answers it.
@@ -191,6 +193,42 @@ class RawClient:
         self.connection.close()
 
 
+def checked_run(client: SessionClient | RawClient, count: int,
+                messages: int) -> Callable[[], float]:
+    """One repeat of ``client``: its requests/s over ``count`` requests; then, where the server
+    counts what it accepted, a check that it accepted all ``count * messages`` messages, and
+    its journal emptied (both outside the timing)."""
+    def run() -> float:
+        figure = client.run(count)
+        served = client.served
+        if served.recorded is not None:
+            accepted = served.recorded()
+            if accepted != count * messages:
+                raise RuntimeError(f"{served.label} accepted {accepted} of "
+                                   f"{count * messages} messages")
+        served.reset()
+        return figure
+
+    return run
+
+
+def admin_call(host: str, port: int | None, method: str, path: str, *, label: str = "",
+               timeout: float = 60.0) -> Any:
+    """One admin API request over a connection of its own: the JSON answer (None for an empty
+    body); any status but 200 raises, saying what the server answered."""
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{label + ': ' if label else ''}{method} {path} answered "
+                               f"{response.status}: {data[:300]!r}")
+        return json.loads(data) if data else None
+    finally:
+        connection.close()
+
+
 # --- throughput -------------------------------------------------------------------------------
 
 
@@ -215,22 +253,8 @@ def _throughput(ctx: Context, name: str, path: str, body: bytes, messages: int,
         for served in (ours, peer, bare):
             served.reset()
 
-        def measure(client: SessionClient | RawClient) -> Callable[[], float]:
-            def run() -> float:
-                figure = client.run(count)
-                served = client.served
-                if served.recorded is not None:
-                    accepted = served.recorded()
-                    if accepted != count * messages:
-                        raise RuntimeError(f"{served.label} accepted {accepted} of "
-                                           f"{count * messages} messages")
-                served.reset()  # outside the timing: the journal restarts empty
-                return figure
-
-            return run
-
-        figures = alternate([(label, measure(client)) for label, client in clients],
-                            result.repeats)
+        figures = alternate([(label, checked_run(client, count, messages))
+                             for label, client in clients], result.repeats)
         for label, client in clients:
             result.notes.append(f"{label}: {client.describe()}")
     labels = [label for label, _ in clients]
