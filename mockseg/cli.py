@@ -65,12 +65,11 @@ class _LineFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(message)s", "%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = super().format(record)  # sets record.asctime, the first line's time
         if "\n" not in text:
             return text
-        stamp = self.formatTime(record, self.datefmt)
         first, _, rest = text.partition("\n")
-        return "\n".join([first, *(f"{stamp} {line}" for line in rest.split("\n"))])
+        return "\n".join([first, *(f"{record.asctime} {line}" for line in rest.split("\n"))])
 
 
 def _limits(args: argparse.Namespace) -> Limits:
