@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -68,6 +68,7 @@ class Limits:
     max_item_bytes: int = 32_768
     max_batch_items: int = 2_500
     _group_id_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -83,6 +84,12 @@ class Limits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        # Hashed once: the compiled checks are looked up by the limits on every request.
+        object.__setattr__(self, "_hash", hash(tuple(
+            getattr(self, limit.name) for limit in fields(self) if limit.compare)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def group_id_ok(self, group_id: str) -> bool:
         """Whether ``group_id`` matches the configured pattern as a whole."""
