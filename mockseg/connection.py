@@ -160,10 +160,6 @@ class HeadLines:
                 self._replay = list(self.lines)
                 return self.lines
 
-    def replay(self, lines: list[bytes]) -> None:
-        """Give http.server these lines to read, instead of those read ahead."""
-        self._replay = list(lines)
-
     def readline(self, limit: int = -1) -> bytes:
         if self._replay:
             return self._replay.pop(0)

@@ -70,9 +70,12 @@ def _list_items(values: list[str]) -> list[str]:
     return [item.strip(" \t") for value in values for item in value.split(",")]
 
 
-def request_framing(lines: list[bytes], headers: Message, version: str) -> Framing:
-    """How the body of a request with these header lines is delimited, or ``BadFraming``."""
-    _check_field_lines(lines)
+def request_framing(lines: list[bytes] | None, headers: Message, version: str) -> Framing:
+    """How the body of a request with these header lines is delimited, or ``BadFraming``.
+    ``lines`` None: the lines are known to be plain ``Name: value`` lines (read on the
+    server's fast path, whose pattern is narrower than the check here), and the block whole."""
+    if lines is not None:
+        _check_field_lines(lines)
     if len(headers.get_all("Host") or ()) > 1:
         raise BadFraming("The request has more than one Host header", field="Host")
     encodings = headers.get_all("Transfer-Encoding")

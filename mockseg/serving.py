@@ -40,6 +40,7 @@ import contextlib
 import http.client
 import io
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -65,6 +66,8 @@ IDLE_TIMEOUT = 30.0
 CLIENT_GONE = "mockseg.client_gone"
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
+#: The last second a ``Date`` header was made for, and its text.
+_date: tuple[int, str] = (-1, "")
 
 
 def __getattr__(name: str) -> Any:
@@ -140,6 +143,17 @@ class KeepAliveHandler(WSGIRequestHandler):
     def server_version(self) -> str:  # type: ignore[override]
         return "mockseg"
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header's text; the current second's is made once per second."""
+        global _date
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        cached = _date
+        if cached[0] != second:
+            cached = _date = (second, super().date_time_string(second))
+        return cached[1]
+
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.idle_timeout)
@@ -188,16 +202,17 @@ class KeepAliveHandler(WSGIRequestHandler):
             headers = None
             if PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline):  # headers come next
                 headers = plain_headers(head.read_ahead())
-                if headers is not None:  # http.server reads an empty block instead
-                    head.replay([b"\r\n"])
-            self.rfile = cast(Any, head)
-            try:
-                if not self.parse_request():
+            if headers is not None:  # both plain: read here as parse_request reads them
+                self._take_request_line()
+                if not self._take_headers(headers):
                     return False
-            finally:
-                self.rfile = head.rfile
-            if headers is not None and not self._take_headers(headers):
-                return False
+            else:  # http.server reads the lines read ahead again, and the rest
+                self.rfile = cast(Any, head)
+                try:
+                    if not self.parse_request():
+                        return False
+                finally:
+                    self.rfile = head.rfile
         except TimeoutError:
             timed_out = True
         except OSError:  # reset, or a broken TLS record: nobody is left to answer
@@ -210,11 +225,22 @@ class KeepAliveHandler(WSGIRequestHandler):
                                  f"{self.server.idle_timeout:g} s of the request's first byte")
             return False
         try:
-            self._framing = request_framing(head.lines, self.headers, self.request_version)
+            self._framing = request_framing(None if headers is not None else head.lines,
+                                            self.headers, self.request_version)
         except BadFraming as bad:
             self.send_error(400, bad.message, field=bad.field)
             return False
         return True
+
+    def _take_request_line(self) -> None:
+        """What ``parse_request`` makes of a plain request line (``PLAIN_REQUEST_LINE``: a
+        method, a target, and HTTP/1.0 or HTTP/1.1, one space apart): the keep-alive default
+        of its version, and a leading ``//`` reduced to one ``/`` (gh-87389)."""
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.command, path, self.request_version = self.requestline.split(" ")
+        self.close_connection = not (self.request_version == "HTTP/1.1"
+                                     and self.protocol_version >= "HTTP/1.1")
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
 
     def _take_headers(self, headers: http.client.HTTPMessage) -> bool:
         """Use the headers read on the fast path, and act on them as ``parse_request`` acts on

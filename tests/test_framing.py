@@ -504,6 +504,34 @@ def test_plain_header_blocks_read_as_the_email_parser_reads_them(
                                                             for name in slow.keys()]
 
 
+@given(st.sampled_from(["GET", "POST", "OPTIONS", "M"]),
+       st.lists(st.sampled_from(["/", "//", "a", "v1", "%2F", "?", "x=1", "http:", "~", "\\"]),
+                min_size=1, max_size=6).map("".join),
+       st.sampled_from(["HTTP/1.0", "HTTP/1.1"]), st.sampled_from(["\r\n", "\n"]))
+@settings(max_examples=300, deadline=None)
+def test_plain_request_lines_read_as_parse_request_reads_them(
+        method: str, target: str, version: str, ending: str) -> None:
+    """The fast path makes of a plain request line what http.server's ``parse_request``
+    makes of it: method, path (``//`` reduced), version and whether the connection closes."""
+    import io
+
+    from mockseg.connection import PLAIN_REQUEST_LINE
+    from mockseg.serving import KeepAliveHandler
+
+    line = f"{method} {target} {version}{ending}".encode()
+    assert PLAIN_REQUEST_LINE.fullmatch(line)
+    fast, slow = KeepAliveHandler.__new__(KeepAliveHandler), KeepAliveHandler.__new__(
+        KeepAliveHandler)
+    for handler in (fast, slow):
+        handler.raw_requestline = line
+        handler.close_connection = True
+    fast._take_request_line()
+    slow.rfile = io.BytesIO(b"\r\n")
+    assert slow.parse_request()
+    seen = ("command", "path", "request_version", "requestline", "close_connection")
+    assert [getattr(fast, name) for name in seen] == [getattr(slow, name) for name in seen]
+
+
 def test_fast_header_path_keeps_connection_and_expect_handling() -> None:
     with MockSegment() as fake:
         port = int(fake.url.rsplit(":", 1)[1])
