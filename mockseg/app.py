@@ -43,6 +43,7 @@ from mockseg.faults import Fault, Faults
 from mockseg.guard import HostAllowList
 from mockseg.journal import Journal, Record, SqliteJournal
 from mockseg.logline import printable
+from mockseg.records import new_record
 from mockseg.responses import (
     Answer,
     add_cors,
@@ -399,24 +400,12 @@ class MockSegmentApp:
             errors = [*first_errors, *message.errors]
             if not errors and not_accepted:
                 errors = list(not_accepted)
-            records.append(Record(
-                request_id=request_id,
-                received_at=received_at,
-                path=path,
-                scope=scope,
-                type=message.type,
-                status="accepted" if delivered and not errors else "rejected",
-                http_status=http_status,
-                errors=errors,
-                warnings=[*first_warnings, *message.warnings],
-                payload=message.payload,
-                payload_json=encoded[index] if is_batch else data,
-                write_key=write_key,
-                auth=auth,
-                headers=headers,
-                fault=is_fault,
-                violations=violations[index] if violations else (),
-            ))
+            records.append(new_record(  # Record(...), in its arguments' order
+                request_id, received_at, path, scope, message.type,
+                "accepted" if delivered and not errors else "rejected", http_status, errors,
+                [*first_warnings, *message.warnings], message.payload,
+                encoded[index] if is_batch else data, write_key, auth, headers, is_fault, None,
+                violations[index] if violations else ()))
         if not records:  # an empty batch still leaves a trace
             records.append(Record(
                 request_id=request_id, received_at=received_at, path=path, scope=scope, type=None,

@@ -56,6 +56,35 @@ class Record:
         "write_key",
     )
 
+    id: int
+    request_id: str
+    received_at: str
+    path: str
+    type: str | None
+    status: str
+    http_status: int
+    errors: list[Violation]
+    warnings: list[Violation]
+    #: What breaks the tracking plan: ``PlanViolation(type, field, description)``s.
+    violations: Sequence[PlanViolation]
+    #: The payload's ``groupId``, ``userId``, ``anonymousId`` and ``messageId`` (or None).
+    group_id: Any
+    user_id: Any
+    anonymous_id: Any
+    message_id: Any
+    _payload: Any
+    write_key: str | None
+    #: How the write key came: "basic", "bearer", "body", "basic+body", "bearer+body", None.
+    auth: str | None
+    headers: Mapping[str, str]
+    duplicate_of: int | None
+    fault: bool
+    raw_body: str | None
+    scope: str | None
+    #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
+    response: Mapping[str, Any] | None
+    _kept_bytes: int  # set by the memory journal that keeps it
+
     def __init__(
         self,
         *,
@@ -80,35 +109,9 @@ class Record:
         """``payload`` is the message as parsed; pass ``payload_json``, its JSON bytes, to have
         the record keep those instead of the parsed object. ``violations``: of the server's
         tracking plan, if it has one."""
-        self.id = 0
-        self.request_id = request_id
-        self.received_at = received_at
-        self.path = path
-        self.type = type
-        self.status = status
-        self.http_status = http_status
-        self.errors = errors
-        self.warnings = warnings
-        #: What breaks the tracking plan: ``PlanViolation(type, field, description)``s.
-        self.violations: Sequence[PlanViolation] = violations
-        fields = payload if isinstance(payload, dict) else {}
-        #: The payload's ``groupId``, ``userId``, ``anonymousId`` and ``messageId`` (or None).
-        self.group_id: Any = fields.get("groupId")
-        self.user_id: Any = fields.get("userId")
-        self.anonymous_id: Any = fields.get("anonymousId")
-        self.message_id: Any = fields.get("messageId")
-        self._payload: Any = payload_json if payload_json is not None else payload
-        self.write_key = write_key
-        #: How the write key came: "basic", "bearer", "body", "basic+body", "bearer+body", None.
-        self.auth = auth
-        self.headers = headers
-        self.duplicate_of: int | None = None
-        self.fault = fault
-        self.raw_body = raw_body
-        self.scope = scope
-        #: The exact answer: ``{"status", "headers", "body"}`` (shared by a request's records).
-        self.response: Mapping[str, Any] | None = None
-        self._kept_bytes = 0  # set by the memory journal that keeps it
+        _fill(self, request_id, received_at, path, scope, type, status, http_status, errors,
+              warnings, payload, payload_json, write_key, auth, headers, fault, raw_body,
+              violations)
 
     @property
     def payload(self) -> Any:
@@ -202,6 +205,58 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     return value
+
+
+
+_new = object.__new__
+
+
+def new_record(request_id: str, received_at: str, path: str, scope: str | None,
+               type: str | None, status: str, http_status: int, errors: list[Violation],
+               warnings: list[Violation], payload: Any, payload_json: bytes | None,
+               write_key: str | None, auth: str | None, headers: Mapping[str, str],
+               fault: bool, raw_body: str | None = None,
+               violations: Sequence[PlanViolation] = ()) -> Record:
+    """``Record(...)`` with its arguments in order, for a server making one record per message:
+    calling a class with keyword arguments builds a dict of them first, which costs each
+    record about 1 µs (measured: 1.24 µs against 0.35)."""
+    record: Record = _new(Record)
+    _fill(record, request_id, received_at, path, scope, type, status, http_status, errors,
+          warnings, payload, payload_json, write_key, auth, headers, fault, raw_body, violations)
+    return record
+
+
+def _fill(record: Record, request_id: str, received_at: str, path: str, scope: str | None,
+          type: str | None, status: str, http_status: int, errors: list[Violation],
+          warnings: list[Violation], payload: Any, payload_json: bytes | None,
+          write_key: str | None, auth: str | None, headers: Mapping[str, str], fault: bool,
+          raw_body: str | None, violations: Sequence[PlanViolation]) -> None:
+    """Set every field of a new record (see :class:`Record` for what each holds)."""
+    record.id = 0
+    record.request_id = request_id
+    record.received_at = received_at
+    record.path = path
+    record.type = type
+    record.status = status
+    record.http_status = http_status
+    record.errors = errors
+    record.warnings = warnings
+    record.violations = violations
+    fields = payload if isinstance(payload, dict) else {}
+    record.group_id = fields.get("groupId")
+    record.user_id = fields.get("userId")
+    record.anonymous_id = fields.get("anonymousId")
+    record.message_id = fields.get("messageId")
+    record._payload = payload_json if payload_json is not None else payload
+    record.write_key = write_key
+    record.auth = auth
+    record.headers = headers
+    record.duplicate_of = None
+    record.fault = fault
+    record.raw_body = raw_body
+    record.scope = scope
+    record.response = None
+    record._kept_bytes = 0  # set by the memory journal that keeps it
 
 
 @dataclass(frozen=True, slots=True)
