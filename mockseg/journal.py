@@ -70,13 +70,13 @@ _COMPACT_AFTER = 1024
 _PAGE = 1000
 
 
-def kept_bytes(record: Record) -> int:
+def kept_bytes(record: Record, header_bytes: int | None = None) -> int:
     """What ``record`` counts against the memory journal's byte budget.
 
     Its payload's JSON bytes (the body as received), its raw body (a request that could not
     be parsed), the text of its errors, warnings, plan violations and recorded headers
-    (headers shared by several records are counted for each), plus
-    :data:`RECORD_OVERHEAD_BYTES` for the rest.
+    (headers shared by several records are counted for each; ``header_bytes``, when given, is
+    their :func:`header_bytes`), plus :data:`RECORD_OVERHEAD_BYTES` for the rest.
     """
     payload = record._payload
     if isinstance(payload, bytes):
@@ -94,9 +94,14 @@ def kept_bytes(record: Record) -> int:
             size += len(violation.field) + len(violation.message)
     for broken in record.violations:
         size += len(broken.field) + len(broken.description)
-    headers = record.headers
-    return (size + sum(map(len, headers)) + sum(map(len, headers.values()))
-            + RECORD_OVERHEAD_BYTES)
+    if header_bytes is None:
+        header_bytes = _header_bytes(record.headers)
+    return size + header_bytes + RECORD_OVERHEAD_BYTES
+
+
+def _header_bytes(headers: Mapping[str, str]) -> int:
+    """The text of recorded headers: names and values."""
+    return sum(map(len, headers)) + sum(map(len, headers.values()))
 
 
 def _window(records: list[Record], limit: int | None, last: int | None) -> list[Record]:
@@ -182,37 +187,44 @@ class Journal:
         bounds and hand the new records to the waiters that want them."""
         added = list(records)
         if self.max_bytes is not None:
+            shared: dict[int, int] = {}  # a request's records share one headers mapping
             for record in added:
-                record._kept_bytes = kept_bytes(record)
+                headers = record.headers
+                size = shared.get(id(headers))
+                if size is None:
+                    size = shared[id(headers)] = _header_bytes(headers)
+                record._kept_bytes = kept_bytes(record, size)
         with self._lock:
-            signatures: dict[_Signature, int] = {}  # a request's records are mostly alike
+            next_id = self._next_id
             for record in added:
-                record.id = self._next_id
-                self._next_id += 1
-                self._bytes += record._kept_bytes
-                self._keep(record, mark_duplicate=True)
-                signature = _signature(record)
-                signatures[signature] = signatures.get(signature, 0) + 1
-            for signature, count in signatures.items():
-                self._tally_as(signature, count)
+                record.id = next_id
+                next_id += 1
+            self._next_id = next_id
+            self._keep(added, mark_duplicate=True)
             evicted = self._evict_past_bounds()
             if self._waiters:
                 self._offer(added, evicted)
         return added
 
-    def _count(self, record: Record, *, mark_duplicate: bool) -> None:
-        """Store one numbered record: duplicate index and counters (lock held)."""
-        self._keep(record, mark_duplicate=mark_duplicate)
-        self._tally_as(_signature(record), 1)
-
-    def _keep(self, record: Record, *, mark_duplicate: bool) -> None:
-        """Store one numbered record in the list and the duplicate index (lock held)."""
-        message_id = record.message_id
-        if isinstance(message_id, str) and message_id:
-            first = self._first_by_message_id.setdefault(message_id, record.id)
-            if mark_duplicate and first != record.id:
-                record.duplicate_of = first
-        self._records.append(record)
+    def _keep(self, records: list[Record], *, mark_duplicate: bool) -> None:
+        """Store numbered records, oldest first: the list, the duplicate index, the bytes and
+        the totals (lock held)."""
+        first_ids = self._first_by_message_id
+        signatures: dict[_Signature, int] = {}  # a request's records are mostly alike
+        size = 0
+        for record in records:
+            message_id = record.message_id
+            if isinstance(message_id, str) and message_id:
+                first = first_ids.setdefault(message_id, record.id)
+                if mark_duplicate and first != record.id:
+                    record.duplicate_of = first
+            size += record._kept_bytes
+            signature = _signature(record)
+            signatures[signature] = signatures.get(signature, 0) + 1
+        self._records.extend(records)
+        self._bytes += size
+        for signature, count in signatures.items():
+            self._tally_as(signature, count)
 
     def _tally_as(self, signature: _Signature, step: int) -> None:
         """Count ``step`` records of ``signature`` in the totals and their scope's (lock
@@ -384,9 +396,7 @@ class Journal:
             self._counts.clear()
             self._by_type.clear()
             self._scopes.clear()
-            for record in kept:  # recount what stays, in order
-                self._bytes += record._kept_bytes
-                self._count(record, mark_duplicate=False)
+            self._keep(kept, mark_duplicate=False)  # recount what stays, in order
             everything = where == _ANY
             for waiter in self._waiters:  # what they found is forgotten too
                 waiter.found = deque() if everything else deque(
