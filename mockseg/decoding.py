@@ -43,12 +43,15 @@ def _too_large(limit: int, what: str) -> PayloadTooLarge:
     return PayloadTooLarge(f"Exceed payload limit: {what} is over {limit} bytes")
 
 
-def _read_capped(stream: IO[bytes], cap: int) -> bytes:
-    """Read until end of stream or until more than ``cap`` bytes have arrived."""
+def _read_capped(stream: IO[bytes], cap: int, length: int | None = None) -> bytes:
+    """Read until end of stream, until more than ``cap`` bytes have arrived, or until the
+    ``length`` the request declared has (a WSGI app reads no more than its Content-Length, so
+    the read that would find the end is not made)."""
+    want = cap + 1 if length is None else min(length, cap + 1)
     parts: list[bytes] = []
     size = 0
-    while size <= cap:
-        part = stream.read(min(_CHUNK, cap + 1 - size))
+    while size < want:
+        part = stream.read(min(_CHUNK, want - size))
         if not part:
             break
         parts.append(part)
@@ -109,7 +112,7 @@ def _read_body(
     if encoding in ("", "identity"):
         if content_length is not None and content_length > limit:
             raise _too_large(limit, what)
-        data = _read_capped(stream, limit)
+        data = _read_capped(stream, limit, content_length)
         if len(data) > limit:
             raise _too_large(limit, what)
         return data
