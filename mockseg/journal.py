@@ -66,6 +66,8 @@ _EVICTED: Record = Record.__new__(Record)
 #: Evicted slots at the head of the list are dropped once there are this many and they are
 #: more than the records kept (each compaction moves the kept references once).
 _COMPACT_AFTER = 1024
+#: Recorded-headers mappings whose size the journal remembers (see ``Journal.add``).
+_HEADER_SIZES = 256
 #: Records a listing reads per hold of the lock (``iter_select``).
 _PAGE = 1000
 
@@ -181,19 +183,25 @@ class Journal:
         self._scopes: dict[str, tuple[Counter[str], Counter[str]]] = {}
         self._dropped = 0
         self._waiters = _Waiters(self._lock)  # offered new records under the same lock
+        # The size of each recorded-headers mapping seen lately, by its id (the mapping is
+        # kept, so that its id is not reused): a request's records share one mapping, and the
+        # app gives requests with the same recorded headers the same one.
+        self._header_sizes: dict[int, tuple[Mapping[str, str], int]] = {}
 
     def add(self, records: Iterable[Record]) -> list[Record]:
         """Number ``records``, mark duplicates by messageId, store them, evict past the
         bounds and hand the new records to the waiters that want them."""
         added = list(records)
         if self.max_bytes is not None:
-            shared: dict[int, int] = {}  # a request's records share one headers mapping
+            sizes = self._header_sizes
             for record in added:
                 headers = record.headers
-                size = shared.get(id(headers))
-                if size is None:
-                    size = shared[id(headers)] = _header_bytes(headers)
-                record._kept_bytes = kept_bytes(record, size)
+                known = sizes.get(id(headers))
+                if known is None or known[0] is not headers:
+                    if len(sizes) >= _HEADER_SIZES:
+                        sizes.clear()
+                    known = sizes[id(headers)] = (headers, _header_bytes(headers))
+                record._kept_bytes = kept_bytes(record, known[1])
         with self._lock:
             next_id = self._next_id
             for record in added:
