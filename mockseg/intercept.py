@@ -98,6 +98,18 @@ def _app_for(host: str | None) -> WSGIApplication | None:
     return None
 
 
+def _header_items(headers: Any) -> Iterable[tuple[str, str]]:
+    """A request's headers as (name, value) pairs. From requests' ``CaseInsensitiveDict``,
+    through its ``lower_items()`` (names in lower case, which the environ's keys ignore):
+    its ``items()`` goes through two Python methods per header."""
+    if headers is None:
+        return ()
+    lower_items = getattr(headers, "lower_items", None)
+    items: Iterable[tuple[str, str]] = (lower_items() if lower_items is not None
+                                        else headers.items())
+    return items
+
+
 def _body_bytes(body: Any) -> bytes:
     if body is None:
         return b""
@@ -165,7 +177,7 @@ def _patch_urllib3() -> None:
         if "://" in target:  # an absolute URL (through a proxy): keep its path
             target = "/" + target.split("://", 1)[1].partition("/")[2]
         code, reason, response_headers, data = call_app(
-            app, method, target, (headers or {}).items(), _body_bytes(body))
+            app, method, target, _header_items(headers), _body_bytes(body))
         return urllib3_answer(code, reason, response_headers, data, method, url,
                               preload_content=kwargs.get("preload_content", True),
                               decode_content=kwargs.get("decode_content", True))
