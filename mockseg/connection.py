@@ -11,10 +11,11 @@ things more, kept here apart from the server and the WSGI plumbing:
 - **Whether the client has gone** (:meth:`~ConnectionReader.client_gone`, the server's
   ``environ["mockseg.client_gone"]``), plain or TLS, without blocking and without losing a byte:
   what it reads to find out is held and served to the next read of the request stream.
-- **A fast path for the header block** (:class:`HeadLines`, :func:`plain_headers`). A block of
-  plain ``Name: value`` lines is read here into the headers http.client's email parser would
-  make, at a fraction of its cost; any other block is replayed to http.server, which reads it
-  with the email parser as before.
+- **A fast path for the head** (:func:`plain_head`). A whole head already read, with a plain
+  request line and plain ``Name: value`` lines, is read here in one go into the headers
+  http.client's email parser would make, at a fraction of its cost; any other head is left to
+  http.server, which reads it line by line (through :class:`HeadLines`, which keeps the lines
+  for the framing check) with the email parser, as before.
 
 The framing rules (where a body ends, which heads are refused) are in :mod:`mockseg.framing`;
 answering, errors included, is the handler's. This module imports nothing from the server.
@@ -32,9 +33,9 @@ import ssl
 import time
 from typing import Any
 
-from mockseg.framing import MAX_FIELDS, MAX_LINE
+from mockseg.framing import MAX_FIELDS
 
-__all__ = ["PLAIN_REQUEST_LINE", "ConnectionReader", "HeadLines", "plain_headers"]
+__all__ = ["ConnectionReader", "HeadLines", "plain_head"]
 
 
 class ConnectionReader(io.RawIOBase):
@@ -46,6 +47,7 @@ class ConnectionReader(io.RawIOBase):
         self._idle_timeout = idle_timeout
         self._deadline: float | None = None
         self._held = b""  # read ahead by client_gone(), served before the socket's next bytes
+        self._shortened = False  # a read of the head set a shorter timeout than the idle one
         self._ended = False
 
     def readable(self) -> bool:
@@ -56,10 +58,12 @@ class ConnectionReader(io.RawIOBase):
         self._deadline = time.monotonic() + self._idle_timeout
 
     def end_head(self) -> None:
-        """Back to the idle timeout for each read."""
+        """Back to the idle timeout for each read (if a read of the head changed it)."""
         self._deadline = None
-        with contextlib.suppress(OSError):
-            self._connection.settimeout(self._idle_timeout)
+        if self._shortened:
+            self._shortened = False
+            with contextlib.suppress(OSError):
+                self._connection.settimeout(self._idle_timeout)
 
     def readinto(self, buffer: Any) -> int:
         if self._held:
@@ -74,6 +78,7 @@ class ConnectionReader(io.RawIOBase):
             if left <= 0:
                 raise TimeoutError("the request's head did not arrive within the idle timeout")
             self._connection.settimeout(left)
+            self._shortened = True
         size = self._connection.recv_into(buffer)
         if not size:
             self._ended = True
@@ -117,52 +122,46 @@ def _readable_now(connection: socket.socket) -> bool:
     return bool(readable)
 
 
-#: A header line that ``http.client.parse_headers`` (the email parser) reads as ``name`` and
-#: ``value`` with the value's leading blanks dropped: a token, a colon, printable ASCII.
-_PLAIN_FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([ -~\t]*)\r?\n")
-#: A request line that http.server takes and follows with the header block.
-PLAIN_REQUEST_LINE = re.compile(rb"[A-Z]+ [!-~]+ HTTP/1\.[01]\r?\n")
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+#: A whole plain head: a request line that http.server takes (a method, a target, HTTP/1.0 or
+#: HTTP/1.1), header lines that the email parser reads as name and value (a token, a colon,
+#: printable ASCII), each ending in CRLF, and the empty line.
+_PLAIN_HEAD = re.compile(r"[A-Z]+ [!-~]+ HTTP/1\.[01]\r\n(?:" + _TOKEN + r":[ -~\t]*\r\n)*\r\n")
+#: One of its header lines: the name, and the value without its leading blanks (as the email
+#: parser keeps it).
+_PLAIN_FIELD = re.compile("(" + _TOKEN + r"):[ \t]*([ -~\t]*)\r\n")
 
 
-def plain_headers(lines: list[bytes]) -> http.client.HTTPMessage | None:
-    """The headers the email parser would make of ``lines`` (the block read up to and with its
-    blank line), for a block of plain lines only; None for any other, which the email parser
-    reads instead: it costs 20 µs a request, this 3."""
-    if not lines or lines[-1] not in (b"\r\n", b"\n") or len(lines) > MAX_FIELDS:
+def plain_head(buffered: bytes) -> tuple[int, bytes, http.client.HTTPMessage] | None:
+    """The head that ``buffered`` (what a connection has read so far) begins with, when that
+    head is whole and plain: its length in bytes, its request line, and the headers the email
+    parser would make of its header lines. None for any other, which http.server then reads
+    line by line, with the email parser: that costs 20 µs or more a request, this a few."""
+    end = buffered.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    text = buffered[:end + 4].decode("latin-1")
+    if _PLAIN_HEAD.fullmatch(text) is None:
+        return None
+    line_end = text.index("\n") + 1
+    fields = _PLAIN_FIELD.findall(text, line_end)
+    if len(fields) > MAX_FIELDS:  # http.client refuses the head
         return None
     message = http.client.HTTPMessage()
-    match = _PLAIN_FIELD.fullmatch
-    for line in lines[:-1]:
-        found = match(line)
-        if found is None:
-            return None
-        message[found[1].decode("ascii")] = found[2].decode("ascii")
-    return message
+    for name, value in fields:
+        message.set_raw(name, value)  # as __setitem__ stores it under the compat32 policy
+    return end + 4, buffered[:line_end], message
 
 
 class HeadLines:
-    """Stands in for ``rfile`` while http.server reads the header lines: replays the lines
-    read ahead (``lines``), then reads on from the connection, keeping every line read."""
+    """Stands in for ``rfile`` while http.server reads the header lines, keeping every line
+    read (``lines``) for the framing check."""
 
     def __init__(self, rfile: Any) -> None:
         self.rfile = rfile
         self.lines: list[bytes] = []
-        self._replay: list[bytes] = []
-
-    def read_ahead(self) -> list[bytes]:
-        """Read the header block as http.client would, stopping where it would stop (a blank
-        line, a line too long, one line too many, the end); http.server reads it again."""
-        while True:
-            line: bytes = self.rfile.readline(MAX_LINE + 1)
-            self.lines.append(line)
-            if (len(line) > MAX_LINE or len(self.lines) > MAX_FIELDS
-                    or line in (b"\r\n", b"\n", b"")):
-                self._replay = list(self.lines)
-                return self.lines
 
     def readline(self, limit: int = -1) -> bytes:
-        if self._replay:
-            return self._replay.pop(0)
         line: bytes = self.rfile.readline(limit)
         self.lines.append(line)
         return line

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wsgi import LimitedStream
 
-from mockseg.connection import PLAIN_REQUEST_LINE, ConnectionReader, HeadLines, plain_headers
+from mockseg.connection import ConnectionReader, HeadLines, plain_head
 from mockseg.errors import ApiError, InternalError, InvalidRequest, RequestHeaderTooLarge
 from mockseg.framing import MAX_LINE, BadFraming, ChunkedBody, Framing, request_framing
 from mockseg.responses import error_bytes
@@ -191,22 +191,24 @@ class KeepAliveHandler(WSGIRequestHandler):
         False once a 4xx has been answered (or the client has gone)."""
         self._reader.start_head()
         timed_out = False
+        lines: list[bytes] | None = None  # the head's lines, when read line by line
         try:
-            self.raw_requestline = self.rfile.readline(MAX_LINE + 1)
-            if len(self.raw_requestline) > MAX_LINE:
-                self.requestline = self.request_version = self.command = ""
-                self._reader.end_head()
-                self.send_error(414, "Request line too long")
-                return False
-            head = HeadLines(self.rfile)
-            headers = None
-            if PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline):  # headers come next
-                headers = plain_headers(head.read_ahead())
-            if headers is not None:  # both plain: read here as parse_request reads them
+            plain = plain_head(self.rfile.peek(MAX_LINE))  # type: ignore[attr-defined]
+            if plain is not None:  # read at once, as parse_request would read it
+                length, self.raw_requestline, headers = plain
+                self.rfile.read(length)
                 self._take_request_line()
                 if not self._take_headers(headers):
                     return False
-            else:  # http.server reads the lines read ahead again, and the rest
+            else:  # http.server reads it line by line
+                self.raw_requestline = self.rfile.readline(MAX_LINE + 1)
+                if len(self.raw_requestline) > MAX_LINE:
+                    self.requestline = self.request_version = self.command = ""
+                    self._reader.end_head()
+                    self.send_error(414, "Request line too long")
+                    return False
+                head = HeadLines(self.rfile)
+                lines = head.lines
                 self.rfile = cast(Any, head)
                 try:
                     if not self.parse_request():
@@ -225,17 +227,17 @@ class KeepAliveHandler(WSGIRequestHandler):
                                  f"{self.server.idle_timeout:g} s of the request's first byte")
             return False
         try:
-            self._framing = request_framing(None if headers is not None else head.lines,
-                                            self.headers, self.request_version)
+            self._framing = request_framing(lines, self.headers, self.request_version)
         except BadFraming as bad:
             self.send_error(400, bad.message, field=bad.field)
             return False
         return True
 
     def _take_request_line(self) -> None:
-        """What ``parse_request`` makes of a plain request line (``PLAIN_REQUEST_LINE``: a
-        method, a target, and HTTP/1.0 or HTTP/1.1, one space apart): the keep-alive default
-        of its version, and a leading ``//`` reduced to one ``/`` (gh-87389)."""
+        """What ``parse_request`` makes of a plain request line (a method, a target, and
+        HTTP/1.0 or HTTP/1.1, one space apart, as :func:`~mockseg.connection.plain_head`
+        takes it): the keep-alive default of its version, and a leading ``//`` reduced to one
+        ``/`` (gh-87389)."""
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         self.command, path, self.request_version = self.requestline.split(" ")
         self.close_connection = not (self.request_version == "HTTP/1.1"

@@ -483,25 +483,30 @@ _FIELD_BYTES = st.sampled_from([b"a", b"Z", b"-", b"_", b":", b" ", b"\t", b"\r"
     st.sampled_from([b"Host: x", b"Content-Length: 10", b"X-A:  b ", b"Accept:", b" folded",
                      b"From x", b"Bad Name: v", b"Caf\xe9: v", b"K: v\xe9", b"K:\tv\t"]),
     st.lists(_FIELD_BYTES, max_size=8).map(b"".join)), max_size=6),
-    st.sampled_from([b"\r\n", b"\n"]), st.sampled_from([b"\r\n", b"\n", b""]))
+    st.sampled_from([b"\r\n", b"\n"]), st.sampled_from([b"\r\n", b"\n", b""]),
+    st.sampled_from([b"", b"{}", b"GET / HTTP/1.1\r\n\r\n"]))
 @settings(max_examples=400, deadline=None)
-def test_plain_header_blocks_read_as_the_email_parser_reads_them(
-        fields: list[bytes], ending: bytes, blank: bytes) -> None:
-    """The fast path reads a block exactly as ``http.client.parse_headers`` does, or leaves it
-    to it (None)."""
+def test_plain_heads_read_as_the_email_parser_reads_them(
+        fields: list[bytes], ending: bytes, blank: bytes, after: bytes) -> None:
+    """The fast path reads a head's header lines exactly as ``http.client.parse_headers``
+    does, and takes exactly the head's bytes; or it leaves the head to it (None)."""
     import http.client
     import io
 
-    from mockseg.connection import plain_headers as _plain_headers
+    from mockseg.connection import plain_head
 
-    lines = [field + ending for field in fields] + [blank]
-    fast = _plain_headers(lines)
+    line = b"POST /v1/batch HTTP/1.1\r\n"
+    block = b"".join(field + ending for field in fields) + blank
+    fast = plain_head(line + block + after)
     if fast is None:
         return
-    slow = http.client.parse_headers(io.BytesIO(b"".join(lines)))
-    assert fast.items() == slow.items()
-    assert [fast.get_all(name) for name in slow.keys()] == [slow.get_all(name)
-                                                            for name in slow.keys()]
+    length, request_line, headers = fast
+    stream = io.BytesIO(block + after)
+    slow = http.client.parse_headers(stream)
+    assert request_line == line and length == len(line) + stream.tell()
+    assert headers.items() == slow.items()
+    assert [headers.get_all(name) for name in slow.keys()] == [slow.get_all(name)
+                                                               for name in slow.keys()]
 
 
 @given(st.sampled_from(["GET", "POST", "OPTIONS", "M"]),
@@ -515,11 +520,15 @@ def test_plain_request_lines_read_as_parse_request_reads_them(
     makes of it: method, path (``//`` reduced), version and whether the connection closes."""
     import io
 
-    from mockseg.connection import PLAIN_REQUEST_LINE
+    from mockseg.connection import plain_head
     from mockseg.serving import KeepAliveHandler
 
     line = f"{method} {target} {version}{ending}".encode()
-    assert PLAIN_REQUEST_LINE.fullmatch(line)
+    read = plain_head(line + b"\r\n")
+    assert (read is not None) == (ending == "\r\n")  # a bare LF: read line by line
+    if read is None:
+        return
+    assert read[:2] == (len(line) + 2, line)
     fast, slow = KeepAliveHandler.__new__(KeepAliveHandler), KeepAliveHandler.__new__(
         KeepAliveHandler)
     for handler in (fast, slow):
