@@ -9,12 +9,17 @@ that does mockseg's job: check requests against a contract.
 Both run as their own server process (``prism mock`` and ``mockseg serve``), each without a log
 line per request, and get the same valid calls: single ``/v1/group`` calls of the B2B example
 and ``/v1/batch`` calls of 100 of them, the payloads of the ``throughput-*`` comparisons. The
-targets' client is one keep-alive ``http.client`` connection per server, sending prebuilt
-bytes: it costs little, so the figures are the servers'. The same calls also go over a
-``requests.Session`` (what an SDK sees; its own cost, about 0.7 ms of CPU per request, is
-common to both sides and caps any ratio near 3x on single calls). Two more sides, for
+targets' client is one keep-alive TCP connection per server (``bench.servers.SocketClient``:
+the request as prebuilt bytes, the answer read by its length): it costs about 0.05 ms of CPU a
+request, so the figures are the servers'. The same calls also go over ``http.client`` (0.13 ms
+a request) and a ``requests.Session`` (what an SDK sees; about 0.7 ms a request). A client's
+own cost is common to both sides and pulls every ratio toward 1: the Session caps a single-call
+ratio near 3x. Two more sides, for
 information: Prism at its default log level (``info``: several lines per request, to a file)
-and mockseg in the harness's process, as the ``throughput-*`` comparisons run it. Then four
+and mockseg in the harness's process, as the ``throughput-*`` comparisons run it; and the two
+floors of :mod:`bench.floor` (http.server with werkzeug's environ, and mockseg's HTTP stack,
+each answering success without looking at the body), which bound what any server built on
+them can reach against Prism. Then four
 invalid calls go to each: one the schema forbids (a ``groupId`` with a space) and three it does
 not express (a body over mockseg's 32 KB limit, JSON nested deeper than 64 levels, no write key
 in strict mode); the notes say who rejected what.
@@ -45,15 +50,25 @@ from urllib.parse import urlsplit
 
 from bench.harness import Context, Metric, Result, Side, Target, alternate, ratios
 from bench.payloads import b2b_body, b2b_bytes, batch_bytes, compact, request_headers
-from bench.servers import RawClient, Served, SessionClient, admin_call, mockseg_server
+from bench.servers import (
+    RawClient,
+    Served,
+    SessionClient,
+    SocketClient,
+    admin_call,
+    mockseg_server,
+)
 
 __all__ = ["run_prism"]
 
 NAME = "prism"
 TITLE = ("Stoplight Prism's validating mock vs mockseg, one keep-alive connection each: "
          "requests/s")
-#: The suffix of the lanes whose client is a raw ``http.client`` connection (the targets').
+#: The suffix of the lanes whose client is a bare socket (the targets'), and of those whose
+#: client is an ``http.client`` connection.
+SOCKET = ", socket"
 RAW = ", http.client"
+Client = SessionClient | RawClient | SocketClient
 PRISM = Path(__file__).resolve().parent / "prism"
 STAMP = PRISM / "node_modules" / ".mockseg-installed"
 PRISM_CLI = PRISM / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
@@ -61,6 +76,8 @@ IN_CI = os.environ.get("CI") == "true"
 #: The metrics with a target: (label, target); a skipped run reports them without values.
 TARGETS = (("mockseg / Prism, single calls", Target(">=", 4.0)),
            ("mockseg / Prism, batch-100", Target(">=", 3.0)))
+#: bench/floor.py's servers: what answering costs before any of mockseg's work.
+FLOORS = ("werkzeug floor", "mockseg's HTTP stack, idle app")
 START_TIMEOUT = 60.0
 INSTALL_TIMEOUT = 600.0
 
@@ -195,6 +212,11 @@ def prism_command(node: str, document: Path, port: int, *, quiet: bool) -> list[
             str(document)]
 
 
+def floor_command(kind: str, port: int) -> list[str]:
+    """One of :mod:`bench.floor`'s servers: ``werkzeug`` or ``stack``."""
+    return [sys.executable, str(Path(__file__).with_name("floor.py")), kind, str(port)]
+
+
 def mockseg_command(port: int, *, quiet: bool) -> list[str]:
     """``mockseg serve``; ``quiet``: ``--quiet``, no log line per call."""
     return [sys.executable, "-m", "mockseg", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -294,7 +316,7 @@ class Lane:
     time per request in each repeat (for a server process of its own)."""
 
     label: str
-    client: SessionClient | RawClient
+    client: Client
     messages: int
     count: int
     process: Process | None
@@ -337,7 +359,7 @@ def run_prism(ctx: Context) -> Result:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mockseg-prism-")))
         document = folder / "openapi.json"
         document.write_text(json.dumps(openapi_document()), "utf-8")
-        ports = [free_port() for _ in range(4)]
+        ports = [free_port() for _ in range(6)]
         servers = [
             Process("mockseg", mockseg_command(ports[0], quiet=True), ports[0],
                     folder / "mockseg.log"),
@@ -348,6 +370,10 @@ def run_prism(ctx: Context) -> Result:
             Process("Prism, default logging",
                     prism_command(node, document, ports[3], quiet=False), ports[3],
                     folder / "prism-info.log"),
+            Process(FLOORS[0], floor_command("werkzeug", ports[4]), ports[4],
+                    folder / "floor-werkzeug.log"),
+            Process(FLOORS[1], floor_command("stack", ports[5]), ports[5],
+                    folder / "floor-stack.log"),
         ]
         began = time.perf_counter()
         stack.enter_context(processes(servers, PRISM))
@@ -355,28 +381,28 @@ def run_prism(ctx: Context) -> Result:
         ours, ours_logging = served_mockseg(servers[0]), served_mockseg(servers[2])
         inside = stack.enter_context(mockseg_server())
         inside.label = "mockseg in-process"
-        # (server, its process, whether it also gets a requests.Session lane)
-        peers: list[tuple[Served, Process | None, bool]] = [
-            (ours, servers[0], True),
-            (Served(servers[1].label, servers[1].url, lambda: None), servers[1], True),
-            (ours_logging, servers[2], False),
-            (Served(servers[3].label, servers[3].url, lambda: None), servers[3], False),
-            (inside, None, True),
+        # (server, its process, its clients besides the socket one)
+        peers: list[tuple[Served, Process | None, tuple[type[Client], ...]]] = [
+            (ours, servers[0], (RawClient, SessionClient)),
+            (Served(servers[1].label, servers[1].url, lambda: None), servers[1],
+             (RawClient, SessionClient)),
+            (ours_logging, servers[2], ()),
+            (Served(servers[3].label, servers[3].url, lambda: None), servers[3], ()),
+            *((Served(floor.label, floor.url, lambda: None), floor, ())
+              for floor in servers[4:]),
+            (inside, None, (SessionClient,)),
         ]
+        suffixes = {SocketClient: SOCKET, RawClient: RAW, SessionClient: ""}
         lanes = []
         for kind, path, body, messages, count in (
                 ("single", "/v1/group", b2b_bytes(), 1, singles),
                 ("batch-100", "/v1/batch", batch_bytes(100), 100, batches)):
-            for served, process, session in peers:
-                clients: list[tuple[str, SessionClient | RawClient]] = []
-                if process is not None:
-                    clients.append((RAW, RawClient(served, path, body)))
-                if session:
-                    clients.append(("", SessionClient(served, path, body)))
-                for suffix, client in clients:
+            for served, process, others in peers:
+                for make in ((SocketClient,) if process is not None else ()) + others:
+                    client = make(served, path, body)
                     stack.callback(client.close)
-                    lanes.append(Lane(f"{kind}: {served.label}{suffix}", client, messages,
-                                      count, process))
+                    lanes.append(Lane(f"{kind}: {served.label}{suffixes[make]}", client,
+                                      messages, count, process))
         for lane in lanes:  # warm up: connect, and let V8 compile Prism's code
             lane.client.run(max(lane.count // 3, 2))
         ours.reset()
@@ -390,7 +416,8 @@ def run_prism(ctx: Context) -> Result:
         figures = alternate([(lane.label, lane.run) for lane in lanes], result.repeats)
     result.sides = [Side(lane.label, "req/s", figures[lane.label]) for lane in lanes]
     result.metrics = _metrics(figures, outcomes, {lane.label: lane.cpu_ms for lane in lanes})
-    result.notes = _notes(singles, batches, installing, start_seconds, outcomes, recorded)
+    result.notes = _notes(singles, batches, installing, len(servers), start_seconds, outcomes,
+                          recorded)
     cpu = [f"{lane.label} {statistics.median(lane.cpu_ms):.2f} (client "
            f"{statistics.median(lane.client_ms):.2f})" for lane in lanes if lane.cpu_ms]
     if cpu:
@@ -404,20 +431,29 @@ def _metrics(figures: dict[str, list[float]], outcomes: dict[str, list[tuple[boo
              cpu_ms: dict[str, list[float]]) -> list[Metric]:
     metrics = []
     for (label, target), kind in zip(TARGETS, ("single", "batch-100"), strict=True):
-        metrics.append(Metric(label, "x", ratios(figures[f"{kind}: mockseg{RAW}"],
-                                                 figures[f"{kind}: Prism{RAW}"]), target))
+        metrics.append(Metric(label, "x", ratios(figures[f"{kind}: mockseg{SOCKET}"],
+                                                 figures[f"{kind}: Prism{SOCKET}"]), target))
     for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
-        theirs, ours = cpu_ms[f"{kind}: Prism{RAW}"], cpu_ms[f"{kind}: mockseg{RAW}"]
+        theirs, ours = cpu_ms[f"{kind}: Prism{SOCKET}"], cpu_ms[f"{kind}: mockseg{SOCKET}"]
         if theirs and len(theirs) == len(ours) and all(ours):  # not below the clock's tick
             metrics.append(Metric(f"Prism / mockseg server CPU per request, {what}", "x",
                                   ratios(theirs, ours)))
+    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+        for floor in FLOORS:
+            metrics.append(Metric(f"{floor} / Prism, {what}", "x",
+                                  ratios(figures[f"{kind}: {floor}{SOCKET}"],
+                                         figures[f"{kind}: Prism{SOCKET}"])))
+    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+        metrics.append(Metric(f"mockseg / Prism over http.client, {what}", "x",
+                              ratios(figures[f"{kind}: mockseg{RAW}"],
+                                     figures[f"{kind}: Prism{RAW}"])))
     for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
         metrics.append(Metric(f"mockseg / Prism over requests.Session, {what}", "x",
                               ratios(figures[f"{kind}: mockseg"], figures[f"{kind}: Prism"])))
     for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
         metrics.append(Metric(f"mockseg / Prism, each at its default log level, {what}", "x",
-                              ratios(figures[f"{kind}: mockseg, default logging{RAW}"],
-                                     figures[f"{kind}: Prism, default logging{RAW}"])))
+                              ratios(figures[f"{kind}: mockseg, default logging{SOCKET}"],
+                                     figures[f"{kind}: Prism, default logging{SOCKET}"])))
     count = len(next(iter(outcomes.values())))
     for label, answers in outcomes.items():
         metrics.append(Metric(f"invalid calls {label} rejected (of {count})", "",
@@ -425,18 +461,24 @@ def _metrics(figures: dict[str, list[float]], outcomes: dict[str, list[tuple[boo
     return metrics
 
 
-def _notes(singles: int, batches: int, installing: float | None, start_seconds: float,
+def _notes(singles: int, batches: int, installing: float | None, started: int,
+           start_seconds: float,
            outcomes: dict[str, list[tuple[bool, str]]], recorded: dict[str, Any]) -> list[str]:
     notes = [
         f"{singles:,} single calls ({len(b2b_bytes()):,} bytes) and {batches:,} batch-100 calls "
         f"({len(batch_bytes(100)):,} bytes) per side per repeat; the targets compare "
         "`mockseg serve --quiet` with `prism mock -v error`, each its own process, over one "
-        "keep-alive http.client connection each",
+        "keep-alive TCP connection each, whose client sends prebuilt bytes and reads the "
+        "answer by its length (about 0.05 ms of CPU a request; http.client costs 0.13, a "
+        "requests.Session 0.7, and both lanes are kept for information)",
         "validation: Prism checks each request against the document's JSON Schemas; mockseg "
         "also checks what the schema does not say (body size, JSON depth, the write key in "
         "strict mode), answers the contract's exact messages, and records every call, valid or "
         "not, in its journal",
-        f"the three servers started in {start_seconds:.1f} s"
+        "floors, for information: bench/floor.py's two servers answer success without "
+        "reading the body's JSON (http.server and werkzeug's environ alone; mockseg's own HTTP "
+        "stack with an idle app): no server built on them can be faster",
+        f"the {started} server processes started in {start_seconds:.1f} s"
         + (f"; npm ci installed Prism in {installing:.1f} s first" if installing else ""),
     ]
     for index, probe in enumerate(probes()):
