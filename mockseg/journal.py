@@ -78,7 +78,7 @@ def kept_bytes(record: Record, header_bytes: int | None = None) -> int:
     Its payload's JSON bytes (the body as received), its raw body (a request that could not
     be parsed), the text of its errors, warnings, plan violations and recorded headers
     (headers shared by several records are counted for each; ``header_bytes``, when given, is
-    their :func:`header_bytes`), plus :data:`RECORD_OVERHEAD_BYTES` for the rest.
+    their :func:`_header_bytes`), plus :data:`RECORD_OVERHEAD_BYTES` for the rest.
     """
     payload = record._payload
     if isinstance(payload, bytes):
