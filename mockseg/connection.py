@@ -35,7 +35,7 @@ from typing import Any
 
 from mockseg.framing import MAX_FIELDS
 
-__all__ = ["ConnectionReader", "HeadLines", "plain_head"]
+__all__ = ["ConnectionReader", "HeadLines", "PlainHeaders", "plain_head"]
 
 
 class ConnectionReader(io.RawIOBase):
@@ -132,6 +132,29 @@ _PLAIN_HEAD = re.compile(r"[A-Z]+ [!-~]+ HTTP/1\.[01]\r\n(?:" + _TOKEN + r":[ -~
 _PLAIN_FIELD = re.compile("(" + _TOKEN + r"):[ \t]*([ -~\t]*)\r\n")
 
 
+class PlainHeaders(http.client.HTTPMessage):
+    """Headers that :func:`plain_head` read: every value plain printable ASCII, which the
+    email package's default (compat32) policy hands back exactly as stored, so these read
+    them straight from the stored pairs (``raw_items()``) instead of through the policy,
+    header by header (what werkzeug's environ, the framing check and the connection's
+    ``Connection`` and ``Expect`` handling read)."""
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.raw_items())
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self.raw_items():
+            if key.lower() == name:
+                return value
+        return failobj
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        name = name.lower()
+        found = [value for key, value in self.raw_items() if key.lower() == name]
+        return found or failobj
+
+
 def plain_head(buffered: bytes) -> tuple[int, bytes, http.client.HTTPMessage] | None:
     """The head that ``buffered`` (what a connection has read so far) begins with, when that
     head is whole and plain: its length in bytes, its request line, and the headers the email
@@ -147,7 +170,7 @@ def plain_head(buffered: bytes) -> tuple[int, bytes, http.client.HTTPMessage] | 
     fields = _PLAIN_FIELD.findall(text, line_end)
     if len(fields) > MAX_FIELDS:  # http.client refuses the head
         return None
-    message = http.client.HTTPMessage()
+    message = PlainHeaders()
     for name, value in fields:
         message.set_raw(name, value)  # as __setitem__ stores it under the compat32 policy
     return end + 4, buffered[:line_end], message

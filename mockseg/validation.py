@@ -296,7 +296,7 @@ def check_message(
     field, if present, must then equal it. With ``kind=None`` (a batch item) the message's own
     ``type`` decides, and it is required.
     """
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict) and not isinstance(message, Mapping):  # dict: no ABC check
         return [Violation(prefix.rstrip(".") or "body", "Message must be a JSON object")], []
     errors: list[Violation] = []
     declared = message.get("type")

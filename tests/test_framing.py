@@ -505,8 +505,10 @@ def test_plain_heads_read_as_the_email_parser_reads_them(
     slow = http.client.parse_headers(stream)
     assert request_line == line and length == len(line) + stream.tell()
     assert headers.items() == slow.items()
-    assert [headers.get_all(name) for name in slow.keys()] == [slow.get_all(name)
-                                                               for name in slow.keys()]
+    names = [*slow.keys(), *(name.upper() for name in slow.keys()), "Absent"]
+    assert [headers.get_all(name) for name in names] == [slow.get_all(name) for name in names]
+    assert [headers.get(name, "-") for name in names] == [slow.get(name, "-") for name in names]
+    assert [headers[name] for name in names] == [slow[name] for name in names]
 
 
 @given(st.sampled_from(["GET", "POST", "OPTIONS", "M"]),
