@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -73,12 +74,7 @@ def call_app(
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["wsgi.input"] = io.BytesIO(body)
     environ["wsgi.errors"] = sys.stderr
-    for name, value in headers:
-        key = environ_key(name)
-        if key in environ and key.startswith("HTTP_"):  # a repeated header: joined
-            environ[key] = f"{environ[key]},{value}"
-        else:
-            environ[key] = value
+    environ.update(_header_entries(tuple(headers)))
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         del environ["HTTP_TRANSFER_ENCODING"]  # the body is already whole
     respond = getattr(app, "respond", None)
@@ -86,6 +82,20 @@ def call_app(
                                       else call_wsgi(app, environ))
     code, _, reason = status.partition(" ")
     return int(code), reason, response_headers, data
+
+
+@lru_cache(maxsize=256)
+def _header_entries(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The environ entries of a request's headers, each as ``HTTP_*`` the way a server makes
+    it (a repeated header joined with commas): an SDK sends the same headers call after call."""
+    entries: dict[str, str] = {}
+    for name, value in headers:
+        key = environ_key(name)
+        if key in entries and key.startswith("HTTP_"):  # a repeated header: joined
+            entries[key] = f"{entries[key]},{value}"
+        else:
+            entries[key] = value
+    return tuple(entries.items())
 
 
 def _app_for(host: str | None) -> WSGIApplication | None:

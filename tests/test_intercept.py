@@ -106,3 +106,29 @@ def test_scoped_interception_records_under_the_scope(no_sockets: None) -> None:
         requests.post("https://api.segment.io/v1/group", json=B2B, headers=basic("k"),
                       timeout=5)
     assert view.calls[0].scope == view.scope
+
+
+def test_call_app_builds_the_environ_a_server_would() -> None:
+    """Headers become HTTP_* keys (Content-Type and Content-Length without the prefix), a
+    repeated header is joined with commas, and the same headers give the same environ on every
+    call (they are translated once)."""
+    from mockseg.intercept import call_app
+
+    seen: list[dict[str, object]] = []
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        seen.append({key: value for key, value in environ.items() if key != "wsgi.input"})
+        start_response("204 No Content", [])  # type: ignore[operator]
+        return []
+
+    headers = [("X-Retry-Count", "1"), ("content-type", "application/json"), ("x-retry-count", "2"),
+               ("Authorization", "Basic azo=")]
+    for _ in range(2):
+        assert call_app(app, "POST", "/v1/batch?x=1", headers, b"{}")[0] == 204
+    assert seen[0] == seen[1] != {}
+    environ = seen[0]
+    assert environ["HTTP_X_RETRY_COUNT"] == "1,2"
+    assert environ["CONTENT_TYPE"] == "application/json"
+    assert environ["HTTP_AUTHORIZATION"] == "Basic azo="
+    assert (environ["CONTENT_LENGTH"], environ["PATH_INFO"], environ["QUERY_STRING"]) == (
+        "2", "/v1/batch", "x=1")
