@@ -1,7 +1,7 @@
 """The API's errors: small classes with an HTTP code, an error type and a message.
 
-They carry no HTTP machinery; :func:`mockseg.app.error_response` is the one place that turns them
-into responses.
+They carry no HTTP machinery; :mod:`mockseg.responses` is the one place that turns them into
+answers (``error_answer``, ``error_bytes``, ``error_response``).
 """
 
 from __future__ import annotations
