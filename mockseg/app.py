@@ -10,15 +10,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
-from random import getrandbits
-from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from werkzeug.datastructures import Authorization
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import get_content_length, get_input_stream, get_path_info
 
 from mockseg.cdn import settings_document
 from mockseg.decoding import (
@@ -28,6 +22,18 @@ from mockseg.decoding import (
     parse_batch_json,
     parse_json,
     read_body,
+)
+from mockseg.environ import (
+    RECORDED_HEADERS,
+    body_stream,
+    content_length,
+    credentials,
+    environ_key,
+    new_request_id,
+    recorded_headers,
+    request_method,
+    request_path,
+    stamp_now,
 )
 from mockseg.errors import (
     ApiError,
@@ -78,7 +84,8 @@ if TYPE_CHECKING:
 
     from mockseg.plans import PlanViolation, TrackingPlan
 
-__all__ = ["BATCH_PATHS", "SHORT_PATHS", "TRACKING_PATHS", "MockSegmentApp", "Settings"]
+__all__ = ["BATCH_PATHS", "RECORDED_HEADERS", "SHORT_PATHS", "TRACKING_PATHS", "MockSegmentApp",
+           "Settings", "credentials", "environ_key"]
 
 log = logging.getLogger("mockseg")
 #: One line per call (and per settings fetch); ``mockseg serve`` prints it.
@@ -87,24 +94,6 @@ call_log = logging.getLogger("mockseg.calls")
 Mode = Literal["strict", "segment"]
 MODES: tuple[Mode, ...] = ("strict", "segment")
 
-#: Request headers kept in each record: how the body came (length, chunked, gzip), from where
-#: (Origin, User-Agent) and whether it is a retry.
-RECORDED_HEADERS = (
-    "User-Agent", "Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding",
-    "Accept-Encoding", "X-Retry-Count", "Origin",
-)
-
-
-@lru_cache(maxsize=256)
-def environ_key(name: str) -> str:
-    """The WSGI environ key of a request header, as a server sets it: ``HTTP_X_RETRY_COUNT``,
-    and ``CONTENT_TYPE`` / ``CONTENT_LENGTH`` without the prefix."""
-    key = name.upper().replace("-", "_")
-    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
-
-
-#: The WSGI environ key that holds each recorded header.
-_RECORDED_KEYS = tuple(environ_key(name) for name in RECORDED_HEADERS)
 _ADMIN_PREFIX = "/__mockseg"
 #: ``/_/<scope>/v1/batch`` is ``/v1/batch`` recorded under a scope: a test's private view of a
 #: shared server (see :meth:`mockseg.MockSegment.scoped`).
@@ -130,44 +119,6 @@ class Settings:
             if isinstance(self.write_keys, str):
                 raise TypeError("write_keys must be a collection of keys, not one string")
             object.__setattr__(self, "write_keys", frozenset(self.write_keys))
-
-
-#: The last second :func:`_now` formatted, and its text up to the milliseconds.
-_second: tuple[int, str] = (-1, "")
-
-
-def _now() -> str:
-    """The time in UTC to the millisecond, as ``datetime.isoformat`` writes it, with ``Z``:
-    ``2026-12-01T23:58:01.123Z``. The text of the second is made once per second."""
-    global _second
-    nanoseconds = time.time_ns()
-    second, rest = divmod(nanoseconds, 1_000_000_000)
-    cached = _second
-    if cached[0] != second:
-        cached = _second = (second, datetime.fromtimestamp(second, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S"))
-    return f"{cached[1]}.{rest // 1_000_000:03d}Z"
-
-
-#: The version-4 bits of a UUID: those to clear, and those to set.
-_UUID_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)
-_UUID_SET = 0x4000 << 64 | 0x8000 << 48
-
-
-def _request_id() -> str:
-    """A random version-4 UUID in hex, as ``uuid.uuid4().hex`` writes it, from the ``random``
-    module's generator (a request id need not be a secret; ``random`` reseeds in a forked
-    worker, so workers' ids differ)."""
-    return f"{getrandbits(128) & _UUID_CLEAR | _UUID_SET:032x}"
-
-
-def _content_length(environ: WSGIEnvironment) -> int | None:
-    """``werkzeug.wsgi.get_content_length``, with a fast path for the common plain length."""
-    length = environ.get("CONTENT_LENGTH")
-    if (isinstance(length, str) and length.isascii() and length.isdigit()
-            and "HTTP_TRANSFER_ENCODING" not in environ):
-        return int(length)
-    return get_content_length(environ)
 
 
 class MockSegmentApp:
@@ -249,26 +200,26 @@ class MockSegmentApp:
         try:
             return self.dispatch(environ)
         except Exception as exc:  # a bug of ours: answer, record, and say so in the log
-            path = _path(environ)
-            log.exception("mockseg failed on %s %s", _method(environ), path)
+            path = request_path(environ)
+            log.exception("mockseg failed on %s %s", request_method(environ), path)
             error = InternalError(f"mockseg failed: {type(exc).__name__}: {exc}; see its log")
             if path.startswith(_ADMIN_PREFIX):
                 return error_response(error)
             return self._record_failure(
-                environ, path, environ.get(SCOPE_ENVIRON_KEY), error, _now(), None,
+                environ, path, environ.get(SCOPE_ENVIRON_KEY), error, stamp_now(), None,
                 with_cors(error_answer(error), environ.get("HTTP_ORIGIN")))
 
     def dispatch(self, environ: WSGIEnvironment) -> Answer | Response:
         """Route one request: tracking calls get an :class:`~mockseg.responses.Answer`, the
         admin API, preflights and the CDN settings a werkzeug ``Response``."""
-        path = _path(environ)
+        path = request_path(environ)
         scope: str | None = environ.get(SCOPE_ENVIRON_KEY)
         if path.startswith(SCOPE_PREFIX):
             scope, _, rest = path[len(SCOPE_PREFIX):].partition("/")
             path = "/" + rest
         if path == _ADMIN_PREFIX or path.startswith(_ADMIN_PREFIX + "/"):
             return self.admin.dispatch(Request(environ), path, scope)
-        method = _method(environ)
+        method = request_method(environ)
         origin = environ.get("HTTP_ORIGIN")
         endpoint = endpoint_for(path)
         if endpoint is not None:
@@ -278,7 +229,7 @@ class MockSegmentApp:
                 return add_cors(self.preflight(Request(environ), "POST, OPTIONS"), origin)
             error: ApiError = MethodNotAllowed(
                 f"Method {method} is not allowed on {path}; use POST", field="method")
-            return self._record_failure(environ, path, scope, error, _now(), None, with_cors(
+            return self._record_failure(environ, path, scope, error, stamp_now(), None, with_cors(
                 error_answer(error, {"Allow": "POST, OPTIONS"}), origin))
         write_key = settings_write_key(path)
         if write_key is not None and method in ("GET", "HEAD", "OPTIONS"):
@@ -290,7 +241,7 @@ class MockSegmentApp:
         answer = with_cors(error_answer(error), origin)
         if method in ("GET", "HEAD", "OPTIONS"):  # browsers probing; not a call
             return answer
-        return self._record_failure(environ, path, scope, error, _now(), None, answer)
+        return self._record_failure(environ, path, scope, error, stamp_now(), None, answer)
 
     @staticmethod
     def preflight(request: Request, methods: str) -> Response:
@@ -325,7 +276,7 @@ class MockSegmentApp:
         ``path`` is the path as called (``/v1/g``), ``endpoint`` the one it stands for. The
         request is read from the WSGI environ as it is: no werkzeug request is built.
         """
-        received_at = _now()
+        received_at = stamp_now()
         origin = environ.get("HTTP_ORIGIN")
         settings = self.settings_for(scope)
         fault = self.faults.take(scope)
@@ -336,8 +287,8 @@ class MockSegmentApp:
         encoded: list[bytes] = []
         try:
             data = read_body(
-                _body_stream(environ),
-                _content_length(environ),
+                body_stream(environ),
+                content_length(environ),
                 environ.get("HTTP_CONTENT_ENCODING", ""),
                 limit,
                 "batch request" if is_batch else "request body",
@@ -380,8 +331,8 @@ class MockSegmentApp:
         if fault is not None:
             http_status = fault.status
 
-        headers = self._recorded_headers(environ)
-        request_id = _request_id()
+        headers = recorded_headers(environ)
+        request_id = new_request_id()
         is_fault = fault is not None
         # Set once for every message: what each record adds to its own errors and warnings.
         first_errors: list[Violation] = list(request_errors)
@@ -431,11 +382,6 @@ class MockSegmentApp:
             return AuthenticationFailed("Invalid write key", field="writeKey")
         return None
 
-    @staticmethod
-    def _recorded_headers(environ: WSGIEnvironment) -> Mapping[str, str]:
-        """The :data:`RECORDED_HEADERS` the request has, as the WSGI environ holds them."""
-        return _shared_headers(tuple(map(environ.get, _RECORDED_KEYS)))
-
     def _record_failure(
         self,
         environ: WSGIEnvironment,
@@ -452,7 +398,7 @@ class MockSegmentApp:
         write_key, auth = credentials(environ.get("HTTP_AUTHORIZATION"), {})
         raw_body = data.decode("utf-8", "backslashreplace") if data else None
         return self._store([Record(
-            request_id=_request_id(),
+            request_id=new_request_id(),
             received_at=received_at,
             path=path,
             scope=scope,
@@ -464,7 +410,7 @@ class MockSegmentApp:
             payload=None,
             write_key=write_key,
             auth=auth,
-            headers=self._recorded_headers(environ),
+            headers=recorded_headers(environ),
             fault=fault is not None,
             raw_body=raw_body,
         )], answer, fault.delay_ms if fault is not None else 0)
@@ -474,7 +420,7 @@ class MockSegmentApp:
         oversized headers); return the body to answer with."""
         answer = error_answer(error)
         self._store([Record(
-            request_id=_request_id(), received_at=_now(), path=path or "-", type=None,
+            request_id=new_request_id(), received_at=stamp_now(), path=path or "-", type=None,
             status="rejected", http_status=error.code, errors=list(error.errors), warnings=[],
             payload=None, write_key=None, headers={},
         )], answer)
@@ -548,25 +494,6 @@ def _judge_batch(data: bytes, limits: Limits) -> tuple[
     return body, messages, errors, encoded
 
 
-def _path(environ: WSGIEnvironment) -> str:
-    """The request's path as werkzeug's ``Request.path`` reads it."""
-    return "/" + get_path_info(environ).lstrip("/")
-
-
-def _body_stream(environ: WSGIEnvironment) -> IO[bytes]:
-    """The request body's stream, as ``werkzeug.wsgi.get_input_stream`` gives it (without
-    working out the Content-Length again where the server ends the stream itself)."""
-    if "wsgi.input_terminated" in environ:
-        stream: IO[bytes] = environ["wsgi.input"]
-        return stream
-    return get_input_stream(environ)
-
-
-def _method(environ: WSGIEnvironment) -> str:
-    method: str = environ.get("REQUEST_METHOD", "GET")
-    return method.upper()
-
-
 def _plan_violations(plan: TrackingPlan | None, messages: Sequence[Judged],
                      kind: str | None) -> list[Sequence[PlanViolation]]:
     """Each message's violations of the tracking plan ([] for none at all, or no plan).
@@ -591,46 +518,3 @@ def _blocked_by_plan(plan: TrackingPlan | None, messages: list[Judged],
         Violation(violation.field, violation.description) for violation in found)])
         if found and plan.blocks(found) else message
         for message, found in zip(messages, violations, strict=True)]
-
-
-def credentials(authorization: str | None,
-                body: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The write key and how it came: ``"basic"``, ``"bearer"``, ``"body"``, ``"basic+body"``,
-    ``"bearer+body"`` or None. A key in the ``Authorization`` header wins over the body's
-    ``writeKey``.
-
-    A header that cannot be decoded (not base64, not ASCII) carries no key.
-    """
-    header_key, scheme = _header_credentials(authorization) if authorization else (None, None)
-    body_key = body.get("writeKey")
-    if not isinstance(body_key, str) or not body_key:
-        body_key = None
-    if scheme is None:
-        return body_key, "body" if body_key is not None else None
-    return header_key, scheme + "+body" if body_key is not None else scheme
-
-
-@lru_cache(maxsize=1024)
-def _header_credentials(authorization: str) -> tuple[str | None, str | None]:
-    """The key an ``Authorization`` header carries, and its scheme: an SDK sends the same
-    header call after call."""
-    try:
-        parsed = Authorization.from_header(authorization)
-    except ValueError:  # werkzeug refuses a non-ASCII Basic value
-        parsed = None
-    if parsed is not None:
-        if parsed.type == "basic" and parsed.username:
-            return parsed.username, "basic"
-        if parsed.type == "bearer" and parsed.token:
-            return parsed.token, "bearer"
-    return None, None
-
-
-@lru_cache(maxsize=1024)
-def _shared_headers(values: tuple[str | None, ...]) -> Mapping[str, str]:
-    """One read-only mapping per distinct set of recorded headers (``values``: each of
-    :data:`RECORDED_HEADERS`, or None when absent): an SDK sends the same ones call after
-    call, and a record need not carry its own copy."""
-    return MappingProxyType({name: value for name, value in zip(RECORDED_HEADERS, values,
-                                                                 strict=True)
-                             if value is not None})

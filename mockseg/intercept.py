@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from mockseg.app import environ_key
+from mockseg.environ import environ_key
 from mockseg.serving import call_wsgi
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from mockseg import Limits, MockSegment, decoding, rules, validation
-from mockseg.app import RECORDED_HEADERS, MockSegmentApp, _request_id, credentials
+from mockseg.environ import RECORDED_HEADERS, credentials, new_request_id, recorded_headers
 from mockseg.errors import InjectedFault, MethodNotAllowed, ValidationFailed
 from mockseg.intercept import call_app
 from mockseg.jsoncodec import dumps
@@ -509,11 +509,11 @@ def test_recorded_headers_are_read_as_werkzeug_reads_them(headers: dict[str, str
     environ.pop("CONTENT_TYPE", None) if "Content-Type" not in headers else None
     seen = EnvironHeaders(environ)
     expected = {name: seen[name] for name in RECORDED_HEADERS if name in seen}
-    assert dict(MockSegmentApp._recorded_headers(environ)) == expected
+    assert dict(recorded_headers(environ)) == expected
 
 
 def test_request_ids_are_random_version_4_uuids() -> None:
-    ids = [_request_id() for _ in range(200)]
+    ids = [new_request_id() for _ in range(200)]
     assert len(set(ids)) == 200
     for value in ids:
         parsed = uuid.UUID(hex=value)
