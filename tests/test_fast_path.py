@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from mockseg import Limits, MockSegment, validation
 from mockseg.golden import load_cases
 from mockseg.strategies import InvalidCase, group_payloads, invalid_group_payloads
-from mockseg.validation import DEFAULT_LIMITS, check_message
+from mockseg.validation import DEFAULT_LIMITS, check_message, clean_batch
 from tests.conftest import B2B, basic
 
 fast = validation._compiled_group_check(DEFAULT_LIMITS)
@@ -65,3 +65,33 @@ def test_custom_group_id_pattern_skips_the_fast_path() -> None:
 def test_huge_integers_fall_back_to_the_rules() -> None:
     message = {**B2B, "traits": {"employees": 10**30, "seats": 10**40}}
     assert check_message(message, "group") == ([], [])
+
+
+@pytest.mark.parametrize("limit", [1, 3, 255, 4095, 5000])
+@pytest.mark.parametrize("char", ["x", "é", "\U0001f600", "\n"])
+def test_compiled_checks_count_trait_names_in_characters_as_the_rules_do(
+        limit: int, char: str) -> None:
+    """The compiled checks say the trait-name limit as a pattern (or, past 4,095, as
+    propertyNames); either way a name of ``limit`` characters passes and one more fails, in
+    any script, as the rules judge it."""
+    limits = Limits(max_trait_name_length=limit)
+    group = validation._compiled_group_check(limits)
+    batch = validation._compiled_batch_check(limits)
+    assert group is not None and batch is not None
+    for length in (limit, limit + 1):
+        message = {**B2B, "traits": {char * length: 1}}
+        by_rules = not any(check(message, limits) for check in validation._RULES_BY_KIND["group"])
+        assert by_rules == (length <= limit)
+        assert group(message) is by_rules
+        assert validation._passes(batch, {"batch": [{**message, "type": "group"}]}) is by_rules
+
+
+def test_compiled_clean_checks_allow_only_the_documented_address_fields() -> None:
+    clean = validation._compiled_clean_group_check(DEFAULT_LIMITS)
+    assert clean is not None
+    address = {"street": "1 Main St", "city": "X", "state": "Y", "postalCode": "1",
+               "country": "Z"}
+    for fields, passes in ((address, True), ({**address, "zip": "1"}, False), ({}, True)):
+        message = {**B2B, "traits": {**B2B["traits"], "address": fields}}
+        assert clean(message) is passes
+        assert (clean_batch({"batch": [{**message, "type": "group"}]}) is not None) is passes
