@@ -33,7 +33,7 @@ import ssl
 import time
 from typing import Any
 
-from mockseg.framing import MAX_FIELDS
+from mockseg.framing import MAX_FIELDS, TOKEN
 
 __all__ = ["ConnectionReader", "HeadLines", "PlainHeaders", "plain_head"]
 
@@ -122,14 +122,13 @@ def _readable_now(connection: socket.socket) -> bool:
     return bool(readable)
 
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 #: A whole plain head: a request line that http.server takes (a method, a target, HTTP/1.0 or
 #: HTTP/1.1), header lines that the email parser reads as name and value (a token, a colon,
 #: printable ASCII), each ending in CRLF, and the empty line.
-_PLAIN_HEAD = re.compile(r"[A-Z]+ [!-~]+ HTTP/1\.[01]\r\n(?:" + _TOKEN + r":[ -~\t]*\r\n)*\r\n")
+_PLAIN_HEAD = re.compile(r"[A-Z]+ [!-~]+ HTTP/1\.[01]\r\n(?:" + TOKEN + r":[ -~\t]*\r\n)*\r\n")
 #: One of its header lines: the name, and the value without its leading blanks (as the email
 #: parser keeps it).
-_PLAIN_FIELD = re.compile("(" + _TOKEN + r"):[ \t]*([ -~\t]*)\r\n")
+_PLAIN_FIELD = re.compile("(" + TOKEN + r"):[ \t]*([ -~\t]*)\r\n")
 
 
 class PlainHeaders(http.client.HTTPMessage):
@@ -155,7 +154,7 @@ class PlainHeaders(http.client.HTTPMessage):
         return found or failobj
 
 
-def plain_head(buffered: bytes) -> tuple[int, bytes, http.client.HTTPMessage] | None:
+def plain_head(buffered: bytes) -> tuple[int, bytes, PlainHeaders] | None:
     """The head that ``buffered`` (what a connection has read so far) begins with, when that
     head is whole and plain: its length in bytes, its request line, and the headers the email
     parser would make of its header lines. None for any other, which http.server then reads
