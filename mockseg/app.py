@@ -28,7 +28,6 @@ from mockseg.environ import (
     body_stream,
     content_length,
     credentials,
-    environ_key,
     new_request_id,
     recorded_headers,
     request_method,
@@ -85,7 +84,7 @@ if TYPE_CHECKING:
     from mockseg.plans import PlanViolation, TrackingPlan
 
 __all__ = ["BATCH_PATHS", "RECORDED_HEADERS", "SHORT_PATHS", "TRACKING_PATHS", "MockSegmentApp",
-           "Settings", "credentials", "environ_key"]
+           "Settings", "credentials"]
 
 log = logging.getLogger("mockseg")
 #: One line per call (and per settings fetch); ``mockseg serve`` prints it.

@@ -207,7 +207,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-
 _new = object.__new__
 
 

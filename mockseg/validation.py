@@ -169,7 +169,6 @@ def _clean_group_check(limits: Limits, valid: object) -> Callable[[Any], bool] |
     # Cached with the validity check it goes with: none without one.
     if valid is None:
         return None
-    assert _jsonschema_rs is not None
     from mockseg.schema import group_schema
 
     schema = group_schema(limits)
@@ -280,7 +279,6 @@ def _batch_check(limits: Limits, valid: object) -> Callable[[Any], bool] | None:
     # Cached with the validity check it goes with: none without one.
     if valid is None or limits.max_json_depth < _SHALLOWEST:
         return None
-    assert _jsonschema_rs is not None
     return _compile(_clean_batch_schema(limits))
 
 
