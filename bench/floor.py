@@ -23,11 +23,14 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
 
+from mockseg.responses import success_answer, with_cors
+
 __all__ = ["main"]
 
-BODY = b'{"success":true}'
-HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY))),
-           ("Access-Control-Allow-Origin", "*")]
+#: mockseg's own answer to an accepted call without Origin: its body and its headers.
+_ANSWER = with_cors(success_answer(), None)
+BODY = _ANSWER.body
+HEADERS = list(_ANSWER.headers)
 
 
 def idle_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -29,8 +29,6 @@ __all__ = ["admin_call", "checked_run", "run_intercept", "run_start_stop", "run_
            "run_throughput_group"]
 
 _SUCCESS = b'{"success": true}'
-#: mockseg's body for an accepted call, as the intercept ceiling answers it.
-_ANSWER_BODY = b'{"success":true}'
 
 
 def quiet_werkzeug() -> None:
@@ -440,12 +438,13 @@ def canned_urlopen(*, shared: bool = False) -> Iterator[list[int]]:
     from urllib3.connectionpool import HTTPConnectionPool
 
     from mockseg.intercept import urllib3_answer
+    from mockseg.responses import success_answer, with_cors
 
     # The answer mockseg gives an accepted call without Origin, header for header.
-    canned = [("Content-Type", "application/json"), ("Content-Length", str(len(_ANSWER_BODY))),
-              ("Access-Control-Allow-Origin", "*")]
+    answer = with_cors(success_answer(), None)
+    canned, canned_body = list(answer.headers), answer.body
     prebuilt = urllib3.HTTPResponse(
-        body=io.BytesIO(_ANSWER_BODY), headers=urllib3.HTTPHeaderDict(canned), status=200,
+        body=io.BytesIO(canned_body), headers=urllib3.HTTPHeaderDict(canned), status=200,
         reason="OK", preload_content=False, decode_content=False)
     calls = [0]
 
@@ -454,7 +453,7 @@ def canned_urlopen(*, shared: bool = False) -> Iterator[list[int]]:
         calls[0] += 1
         if shared:
             return prebuilt
-        return urllib3_answer(200, "OK", canned, _ANSWER_BODY, method, url,
+        return urllib3_answer(200, "OK", canned, canned_body, method, url,
                               preload_content=kwargs.get("preload_content", True),
                               decode_content=kwargs.get("decode_content", True))
 
