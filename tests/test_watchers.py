@@ -128,23 +128,27 @@ def test_wake_waiters_releases_every_pending_wait(journal: Journal | SqliteJourn
         assert not thread.is_alive() and len(result[0][0]) == 1 and result[0][1] is False
 
 
+class Broken:
+    """A matcher that raises on the record of groupId ``boom``."""
+
+    def matches(self, record: Record) -> bool:
+        if record.group_id == "boom":
+            raise KeyError("boom")
+        return False
+
+
+def broken_wait(journal: Journal | SqliteJournal) -> str:
+    """Wait with a :class:`Broken` matcher: the error it raised, or ``"no error"``."""
+    try:
+        journal.wait(1, 30, Broken())  # type: ignore[arg-type]
+    except KeyError as error:
+        return str(error)
+    return "no error"
+
+
 def test_a_matcher_that_raises_fails_its_own_wait_not_the_call_being_recorded() -> None:
     journal = Journal()
-
-    class Broken:
-        def matches(self, record: Record) -> bool:
-            if record.group_id == "boom":
-                raise KeyError("boom")
-            return False
-
-    def wait() -> str:
-        try:
-            journal.wait(1, 30, Broken())  # type: ignore[arg-type]
-        except KeyError as error:
-            return str(error)
-        return "no error"
-
-    thread, result = in_thread(wait)
+    thread, result = in_thread(lambda: broken_wait(journal))
     eventually(lambda: journal.waiting == 1, "waiting")
     journal.add([record("boom")])  # does not raise here
     thread.join(10)
@@ -177,19 +181,6 @@ def test_clear_forgets_what_pending_waiters_found(journal: Journal | SqliteJourn
 
 def test_a_wait_leaves_no_waiter_registered_however_it_ends(
         journal: Journal | SqliteJournal) -> None:
-    class Broken:
-        def matches(self, record: Record) -> bool:
-            if record.group_id == "boom":
-                raise KeyError("boom")
-            return False
-
-    def broken_wait() -> str:
-        try:
-            journal.wait(1, 30, Broken())  # type: ignore[arg-type]
-        except KeyError as error:
-            return str(error)
-        return "no error"
-
     journal.add([record("a")])
     found, enough = journal.wait(1, 10)
     assert enough and [r.id for r in found] == [1] and journal.waiting == 0  # at once
@@ -199,7 +190,7 @@ def test_a_wait_leaves_no_waiter_registered_however_it_ends(
     journal.wake_waiters()
     thread.join(10)
     assert result[0][1] is False and journal.waiting == 0  # woken
-    thread, result = in_thread(broken_wait)
+    thread, result = in_thread(lambda: broken_wait(journal))
     eventually(lambda: journal.waiting == 1, "waiting")
     journal.add([record("boom")])
     thread.join(10)
