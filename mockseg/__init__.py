@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 from mockseg.app import MockSegmentApp, Settings
 from mockseg.journal import CallFilter, Journal, Record
+from mockseg.mocksegment import MockSegment, ScopedMockSegment
 from mockseg.rules import Limits
-from mockseg.server import MockSegment, ScopedMockSegment
 from mockseg.validation import Violation, validate
 
 __all__ = [

@@ -102,7 +102,7 @@ def _tune_gc() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the standalone server until SIGINT or SIGTERM."""
-    from mockseg.server import MockSegment
+    from mockseg.server import Fake
 
     if not args.quiet:
         handler = logging.StreamHandler(sys.stdout)
@@ -130,7 +130,7 @@ def serve(args: argparse.Namespace) -> int:
         print("mockseg: --tls-host and --tls-ca-dir are options of --tls", file=sys.stderr)
         return 2
     try:
-        fake = MockSegment(
+        fake = Fake(
             mode=args.mode,
             write_keys=args.write_key,
             limits=_limits(args),

@@ -38,7 +38,7 @@ from mockseg.assertions import MISSING, compare, describe_violations, value_at
 from mockseg.conform_cases import PLACEHOLDERS, Case, build_cases, instant
 from mockseg.conform_cases import WRITE_KEY as WRITE_KEY  # re-exported for mockseg.stateful
 from mockseg.journal import Record
-from mockseg.server import MockSegment, ScopedMockSegment
+from mockseg.mocksegment import MockSegment, ScopedMockSegment
 
 if TYPE_CHECKING:
     from mockseg.plans import TrackingPlan

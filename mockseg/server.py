@@ -1,9 +1,13 @@
-"""MockSegment: the fake with its own journal and settings, in-process or on a socket.
+"""The fake's Python handle: its own journal and settings, in-process or on a socket.
 
-A :class:`MockSegment` is the whole fake. :meth:`MockSegment.scoped` gives a
-:class:`ScopedMockSegment`: a private view of the same server with its own URL, settings, faults
-and calls, which is how one shared server serves many tests without one test seeing another's
-late calls.
+A :class:`Fake` is the whole fake: the app, its journal and faults, and the server that serves
+them. :meth:`Fake.scoped` gives a :class:`ScopedFake`: a private view of the same server with
+its own URL, settings, faults and calls, which is how one shared server serves many tests
+without one test seeing another's late calls.
+
+They hold nothing of the test kit: :class:`mockseg.MockSegment` and
+:class:`mockseg.ScopedMockSegment` (in :mod:`mockseg.mocksegment`) are these with the kit's
+assertions. ``mockseg serve`` runs a :class:`Fake`.
 """
 
 from __future__ import annotations
@@ -16,16 +20,9 @@ from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from mockseg.app import SCOPE_ENVIRON_KEY, SCOPE_PREFIX, MockSegmentApp, Mode, Settings
-from mockseg.assertions import (
-    GroupMatcher,
-    describe_record,
-    describe_violations,
-    format_differences,
-    near_misses,
-)
 from mockseg.cdn import load_cdn_settings
 from mockseg.faults import Fault, Faults
 from mockseg.intercept import DEFAULT_HOSTS, intercept
@@ -45,13 +42,10 @@ from mockseg.tls import TlsSetup, local_ca_setup, own_cert_setup
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["ASSERT_TIMEOUT", "MockSegment", "ScopedMockSegment"]
-
-#: How long assertions wait for calls to arrive: SDKs flush from a background thread.
-ASSERT_TIMEOUT = 2.0
+__all__ = ["Fake", "ScopedFake", "View"]
 
 
-class _Fake:
+class View:
     """What a whole fake and a scoped view share: the journal seen through ``scope``."""
 
     scope: str | None
@@ -70,7 +64,7 @@ class _Fake:
     def settings(self) -> Settings:
         raise NotImplementedError
 
-    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
+    def _new_scope(self, settings: Settings) -> ScopedFake:
         raise NotImplementedError
 
     def scoped(
@@ -80,7 +74,7 @@ class _Fake:
         *,
         limits: Limits | None = None,
         tracking_plan: Any = None,
-    ) -> ScopedMockSegment:
+    ) -> ScopedFake:
         """A fresh private view of the same server: its own URL, settings, faults and calls.
 
         Settings not given are this fake's. ``tracking_plan``: a path, the parsed export or a
@@ -152,103 +146,10 @@ class _Fake:
         fault = Fault(status=status, retry_after=retry_after, delay_ms=delay_ms)
         self.faults.add(fault, count, self.scope)
 
-    # --- assertions -----------------------------------------------------------------------
-
-    def assert_group(
-        self,
-        group_id: Any = None,
-        user_id: Any = None,
-        anonymous_id: Any = None,
-        traits: Mapping[str, Any] | None = None,
-        count: int | None = None,
-        *,
-        exact_traits: Mapping[str, Any] | None = None,
-        status: str | None = "accepted",
-        timeout: float = ASSERT_TIMEOUT,
-        violations: bool = False,
-    ) -> list[Record]:
-        """Assert that matching group calls arrived; return them.
-
-        ``traits`` must be a subset of the call's traits, ``exact_traits`` all of them. With
-        ``count`` exactly that many must match, else at least one. Waits up to ``timeout``
-        seconds for calls still in flight. On failure the message shows the nearest calls and
-        the fields that differ. A matching call that breaks the tracking plan fails it too,
-        with each violation listed, unless ``violations=True``.
-        """
-        __tracebackhide__ = True
-        matcher = GroupMatcher(group_id, user_id, anonymous_id, traits, exact_traits, status)
-        scoped = _ScopedMatcher(matcher, self.scope)
-        wanted = 1 if count is None else max(count, 1)
-        found, _ = self.journal.wait(wanted, timeout, scoped)  # type: ignore[arg-type]
-        if count == 0:
-            found = self.journal.select(scoped)  # type: ignore[arg-type]
-        if (count is None and found) or (count is not None and len(found) == count):
-            off_plan = [] if violations else [record for record in found if record.violations]
-            if not off_plan:
-                return found
-            lines = [f"assert_group: {len(off_plan)} matching group call(s) break the tracking "
-                     "plan (pass violations=True to allow that):"]
-            for record in off_plan[:5]:
-                lines.append(f"    {describe_record(record)}")
-                lines += describe_violations(record)
-            raise AssertionError("\n".join(lines))
-        how_many = "at least 1" if count is None else str(count)
-        lines = [f"assert_group: expected {how_many} group call(s) matching "
-                 f"{matcher.describe()}; found {len(found)}."]
-        if found:
-            lines.append("  matching calls:")
-            lines += [f"    {describe_record(record)}" for record in found[:5]]
-        others = [record for record in self.calls if not matcher.matches(record)]
-        if not found:
-            if not others:
-                lines.append(f"  No calls were recorded at all (waited {timeout:g}s).")
-            else:
-                lines.append(f"  Nearest of the {len(others)} recorded call(s):")
-                for record, differences in near_misses(matcher, others):
-                    lines.append(f"    {describe_record(record)}")
-                    lines += format_differences(differences)
-        raise AssertionError("\n".join(lines))
-
-    def assert_no_violations(self) -> None:
-        """Assert that no recorded call broke the tracking plan; the message lists each
-        violation with its field, its description and the payload's value there."""
-        __tracebackhide__ = True
-        broken = self.select(violations=True)
-        if broken:
-            count = sum(len(record.violations) for record in broken)
-            lines = [f"assert_no_violations: {len(broken)} call(s) break the tracking plan "
-                     f"({count} violation(s)):"]
-            for record in broken[:10]:
-                lines.append(f"    {describe_record(record)}")
-                lines += describe_violations(record)
-            if len(broken) > 10:
-                lines.append(f"    ... and {len(broken) - 10} more")
-            raise AssertionError("\n".join(lines))
-
-    def assert_no_rejections(self) -> None:
-        """Assert that no recorded call was rejected; the message lists each rejected one."""
-        __tracebackhide__ = True
-        rejected = self.select(status="rejected")
-        if rejected:
-            lines = [f"assert_no_rejections: {len(rejected)} call(s) were rejected:"]
-            lines += [f"    {describe_record(record)}" for record in rejected[:10]]
-            if len(rejected) > 10:
-                lines.append(f"    ... and {len(rejected) - 10} more")
-            raise AssertionError("\n".join(lines))
-
-    def assert_nothing_sent(self, timeout: float = 0.0) -> None:
-        """Assert that no call arrived (waiting ``timeout`` seconds for late ones)."""
-        __tracebackhide__ = True
-        records, _ = self.journal.wait(1, timeout, self._where({}))
-        if records:
-            lines = [f"assert_nothing_sent: {len(records)} call(s) arrived:"]
-            lines += [f"    {describe_record(record)}" for record in records[:10]]
-            raise AssertionError("\n".join(lines))
-
     # --- in-process use -------------------------------------------------------------------
 
     @contextmanager
-    def intercept(self, hosts: Iterable[str] = DEFAULT_HOSTS) -> Iterator[_Fake]:
+    def intercept(self, hosts: Iterable[str] = DEFAULT_HOSTS) -> Iterator[Self]:
         """Route ``requests``/urllib3 and ``httpx`` calls to the Segment hosts into this fake.
 
         No socket is opened; other hosts pass through untouched.
@@ -266,28 +167,17 @@ def _plan(source: Any, mode: str = "record", unplanned: str = "violate") -> Any:
     return load_plan(source, mode=mode, unplanned=unplanned)  # type: ignore[arg-type]
 
 
-class _ScopedMatcher:
-    """A GroupMatcher restricted to one scope (None: every scope)."""
-
-    def __init__(self, matcher: GroupMatcher, scope: str | None) -> None:
-        self.matcher = matcher
-        self.scope = scope
-        #: What a SQL-backed journal can narrow by before ``matches`` runs.
-        self.prefilter = CallFilter(type="group", status=matcher.status, scope=scope)
-
-    def matches(self, record: Record) -> bool:
-        return (self.scope is None or record.scope == self.scope) and self.matcher.matches(record)
-
-
-class MockSegment(_Fake):
+class Fake(View):
     """A fake Segment Tracking API that checks the group contract and records every call.
 
     Use ``.app`` in-process (werkzeug's test ``Client``, no socket), ``.intercept()`` to catch an
     SDK's requests to api.segment.io in-process, or ``.start()`` to serve on 127.0.0.1 with an
-    ephemeral port. ``with MockSegment() as fake:`` starts and stops it.
+    ephemeral port. ``with Fake() as fake:`` starts and stops it.
     """
 
     scope = None
+    #: What :meth:`scoped` makes (:class:`mockseg.MockSegment`'s views have its assertions).
+    scoped_class: ClassVar[type[ScopedFake]]
 
     def __init__(
         self,
@@ -361,10 +251,10 @@ class MockSegment(_Fake):
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> MockSegment:
+    def start(self) -> Self:
         """Serve on ``host:port`` (port 0 picks a free one) from a daemon thread; return self."""
         if self._server is not None:
-            raise RuntimeError("this MockSegment is already running")
+            raise RuntimeError(f"this {type(self).__name__} is already running")
         if self.tls and self._tls is None:
             if self.tls_cert is not None:
                 self._tls = own_cert_setup(*self.tls_cert)
@@ -418,7 +308,8 @@ class MockSegment(_Fake):
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:54321``; give it to an SDK as its host."""
         if self._server is None:
-            raise RuntimeError("call start() first: an unstarted MockSegment has no URL")
+            raise RuntimeError(f"call start() first: an unstarted {type(self).__name__} has "
+                               "no URL")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
@@ -427,10 +318,10 @@ class MockSegment(_Fake):
         """The mode, write keys and limits in force."""
         return self.app.settings
 
-    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
-        return ScopedMockSegment(self, f"s{next(self._scope_numbers)}", settings)
+    def _new_scope(self, settings: Settings) -> ScopedFake:
+        return self.scoped_class(self, f"s{next(self._scope_numbers)}", settings)
 
-    def __enter__(self) -> MockSegment:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -443,16 +334,17 @@ class MockSegment(_Fake):
 
     def __repr__(self) -> str:
         where = self.url if self.running else "not started"
-        return f"<MockSegment {self.settings.mode} {where} calls={len(self.journal)}>"
+        return (f"<{type(self).__name__} {self.settings.mode} {where} "
+                f"calls={len(self.journal)}>")
 
 
-class ScopedMockSegment(_Fake):
-    """A private view of a :class:`MockSegment`: calls sent to its ``url`` (or through its
-    ``app`` or ``intercept()``) are judged with its settings and seen only by it."""
+class ScopedFake(View):
+    """A private view of a :class:`Fake`: calls sent to its ``url`` (or through its ``app`` or
+    ``intercept()``) are judged with its settings and seen only by it."""
 
     scope: str
 
-    def __init__(self, server: MockSegment, scope: str, settings: Settings) -> None:
+    def __init__(self, server: Fake, scope: str, settings: Settings) -> None:
         self.server = server
         self.scope = scope
         self.journal = server.journal
@@ -479,17 +371,17 @@ class ScopedMockSegment(_Fake):
 
     @property
     def ca_file(self) -> Path | None:
-        """The server's CA certificate file (see :attr:`MockSegment.ca_file`)."""
+        """The server's CA certificate file (see :attr:`Fake.ca_file`)."""
         return self.server.ca_file
 
-    def _new_scope(self, settings: Settings) -> ScopedMockSegment:
+    def _new_scope(self, settings: Settings) -> ScopedFake:
         return self.server._new_scope(settings)
 
     def close(self) -> None:
         """Forget this view's settings and faults; its records stay in the journal."""
         self.server.app.close_scope(self.scope)
 
-    def __enter__(self) -> ScopedMockSegment:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -501,4 +393,8 @@ class ScopedMockSegment(_Fake):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<ScopedMockSegment {self.scope} {self._settings.mode} calls={len(self.calls)}>"
+        return (f"<{type(self).__name__} {self.scope} {self._settings.mode} "
+                f"calls={len(self.calls)}>")
+
+
+Fake.scoped_class = ScopedFake

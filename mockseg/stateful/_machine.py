@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mockseg.server import MockSegment
+from mockseg.mocksegment import MockSegment
 from mockseg.stateful._adapters import AdapterFactory, SdkAdapter, adapter_name
 from mockseg.stateful._calls import KINDS, Call, bulk_calls, calls, invalid_calls
 from mockseg.stateful._checks import (

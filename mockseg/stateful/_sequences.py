@@ -13,7 +13,7 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from mockseg.conform import WRITE_KEY, Case, Result
-from mockseg.server import MockSegment
+from mockseg.mocksegment import MockSegment
 from mockseg.stateful._adapters import CommandLineAdapter
 from mockseg.stateful._checks import DeliveryError
 from mockseg.stateful._machine import DeliveryMachine, run_settings
