@@ -2,13 +2,11 @@
 answered, kept across restarts and shared by several server processes.
 
 Writing is the hot path. An :meth:`SqliteJournal.add` is one transaction in which one INSERT
-statement writes up to 100 records, and each record's stored JSON is assembled from bytes: its
-payload's JSON (the body as received) is spliced in as it is, the fields a request's records
-share (headers, answer, write key...) are encoded once for all of them, and the rest goes
-through orjson. All of that happens before the write lock is taken. Under the lock, the file
-says the next id and, through its messageId index, the first record of each messageId, so ids
-stay unique and increasing and ``duplicate_of`` points at the first record in the file,
-whichever process wrote it.
+statement writes up to 100 records; each record's row and stored JSON are made from bytes
+(:mod:`mockseg.sqlite_rows`, the file's table and columns) before the write lock is taken.
+Under the lock, the file says the next id and, through its messageId index, the first record of
+each messageId, so ids stay unique and increasing and ``duplicate_of`` points at the first
+record in the file, whichever process wrote it.
 
 Processes that share a file take turns writing on a lock file beside it (``FILE-lock``, a
 blocking ``flock``): a waiting writer wakes as soon as the other commits, where SQLite's own
@@ -27,14 +25,27 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import cache
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
 from mockseg.journal import _PAGE, _check_window, _stats, _window
-from mockseg.jsoncodec import dumps
-from mockseg.records import _ANY, CallFilter, Record, _plain
+from mockseg.records import _ANY, CallFilter, Record
+from mockseg.sqlite_rows import (
+    ADDED_COLUMNS,
+    FILTER_COLUMNS,
+    INSERT_ROWS,
+    LAST_ID,
+    LOOKUP_CHUNK,
+    LOOKUP_SIZES,
+    OWN_COLUMNS,
+    SCHEMA,
+    SHARED_COLUMNS,
+    first_ids_query,
+    insert_query,
+    prepared_rows,
+    with_ids,
+)
 from mockseg.waiting import Cancelled, _Waiter, _Waiters
 
 try:
@@ -46,40 +57,7 @@ __all__ = ["SqliteJournal"]
 
 log = logging.getLogger("mockseg")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT, path TEXT, scope TEXT, type TEXT, status TEXT, http_status INTEGER,
-    group_id TEXT, user_id TEXT, anonymous_id TEXT, message_id TEXT, write_key TEXT,
-    duplicate_of INTEGER, fault INTEGER, has_warnings INTEGER,
-    record TEXT NOT NULL, auth TEXT
-);
-CREATE INDEX IF NOT EXISTS calls_message_id ON calls (message_id);
-"""
-#: Columns added since the first schema, with their types: a journal file from an older
-#: mockseg gets them on open.
-_ADDED_COLUMNS = {"auth": "TEXT", "has_violations": "INTEGER"}
-#: CallFilter field -> column; payload fields are stored as text only when they are strings.
-_COLUMNS = {"type": "type", "status": "status", "group_id": "group_id", "user_id": "user_id",
-            "anonymous_id": "anonymous_id", "message_id": "message_id", "path": "path",
-            "write_key": "write_key", "auth": "auth", "request_id": "request_id",
-            "scope": "scope", "violations": "has_violations"}
-#: The columns an INSERT sets, in its order: those a request's records share (bound once per
-#: statement), then each record's own, those known before the file is asked first.
-_SHARED_COLUMNS = ("request_id", "path", "scope", "http_status", "write_key", "fault", "auth")
-_OWN_COLUMNS = ("type", "status", "group_id", "user_id", "anonymous_id", "message_id",
-                "has_warnings", "has_violations", "id", "duplicate_of", "record")
-#: Rows per INSERT (at most): one statement of many rows costs SQLite less than as many
-#: statements.
-_INSERT_ROWS = 100
-#: The highest id ever given (AUTOINCREMENT's counter survives deletes), by any process.
-_LAST_ID = ("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'calls'), 0),"
-            " coalesce((SELECT max(id) FROM calls), 0))")
-#: messageIds looked up per query (SQLite bounds the parameters of one statement), and the
-#: sizes a query is padded to (with NULLs, which match nothing).
-_LOOKUP_CHUNK = 512
-_LOOKUP_SIZES = (1, 4, 16, 64, 128, 256, _LOOKUP_CHUNK)
-#: Statements a connection keeps prepared: an INSERT per row count up to _INSERT_ROWS, the
+#: Statements a connection keeps prepared: an INSERT per row count up to INSERT_ROWS, the
 #: messageId look-ups and the admin API's queries.
 _STATEMENTS = 256
 #: Bytes of records a process writes between two background checkpoints (about 1,000 pages
@@ -92,124 +70,6 @@ _PAGE_SIZE = 8192
 #: How often a waiter looks for records that other processes wrote.
 _POLL_SECONDS = 0.05
 
-
-@cache
-def _insert_query(rows: int) -> str:
-    """An INSERT of ``rows`` rows that share their :data:`_SHARED_COLUMNS`: those are bound
-    once, as ``?1`` to ``?7``, and each row's :data:`_OWN_COLUMNS` follow (a request's 100
-    records bind 1,107 values, not 1,800)."""
-    shared = [f"?{number}" for number in range(1, len(_SHARED_COLUMNS) + 1)]
-    width = len(_OWN_COLUMNS)
-    values = []
-    for row in range(rows):
-        first = len(shared) + 1 + row * width
-        values.append("(" + ",".join([*shared, *(f"?{first + k}" for k in range(width))]) + ")")
-    return (f"INSERT INTO calls ({', '.join((*_SHARED_COLUMNS, *_OWN_COLUMNS))}) VALUES "
-            + ",".join(values))
-
-
-@cache
-def _first_ids_query(size: int) -> str:
-    """The first id of each of ``size`` messageIds: one index search each (``min(id)`` of an
-    ``IN`` list grouped by messageId would read every duplicate)."""
-    return ("WITH wanted(message_id) AS (VALUES " + ",".join(["(?)"] * size) + ")"
-            " SELECT message_id, (SELECT min(id) FROM calls"
-            " WHERE calls.message_id = wanted.message_id) FROM wanted")
-
-
-def _shared_fields(record: Record) -> bytes:
-    """The fields a request's records share, encoded: ``"request_id":...,"response":{...}``
-    (no braces)."""
-    return dumps({
-        "request_id": record.request_id,
-        "received_at": record.received_at,
-        "path": record.path,
-        "http_status": record.http_status,
-        "write_key": record.write_key,
-        "auth": record.auth,
-        "headers": dict(record.headers),
-        "fault": record.fault,
-        "scope": record.scope,
-        "response": _plain(record.response),
-    })[1:-1]
-
-
-def _own_fields(record: Record) -> bytes:
-    """The fields of this record alone, but its payload, id and duplicate (no braces)."""
-    own: dict[str, Any] = {
-        "type": record.type,
-        "status": record.status,
-        "errors": [error.to_dict() for error in record.errors],
-        "warnings": [warning.to_dict() for warning in record.warnings],
-        "violations": [violation.to_dict() for violation in record.violations],
-    }
-    if record.raw_body is not None:
-        own["raw_body"] = record.raw_body
-    return dumps(own)[1:-1]
-
-
-def _payload_json(record: Record) -> bytes:
-    """The payload's JSON: the bytes the record keeps (the body as received), unparsed; or,
-    for a record that keeps its payload parsed, that encoded."""
-    payload = record._payload
-    if isinstance(payload, bytes | bytearray | memoryview):
-        return bytes(payload)
-    return dumps(record.payload)
-
-
-def _with_ids(body: str, record_id: int, duplicate_of: int | None) -> str:
-    """The stored JSON: ``{"id":...,"duplicate_of":...`` then ``body``."""
-    return (f'{{"id":{record_id},"duplicate_of":'
-            f'{"null" if duplicate_of is None else duplicate_of}{body}')
-
-
-#: A record ready to insert: the values of its :data:`_SHARED_COLUMNS` (one tuple for all the
-#: records of a request), those of its own columns but id, duplicate_of and record; its
-#: messageId (a non-empty string, or None); its stored JSON after id and duplicate_of
-#: (``,...}``).
-_Prepared = tuple[tuple[Any, ...], tuple[Any, ...], str | None, str]
-
-
-def _prepared(records: list[Record]) -> list[_Prepared]:
-    """What :meth:`SqliteJournal.add` inserts for each record, but what the file decides.
-
-    A request's records share their scalar fields, headers and answer (alive here, so their
-    ids stand for them): those are encoded once, and their column values are one tuple; so are
-    the own fields of a record with no error, warning or violation, which depend only on its
-    type and status.
-    """
-    shared_cache: dict[tuple[Any, ...], tuple[bytes, tuple[Any, ...]]] = {}
-    own_cache: dict[tuple[str | None, str], bytes] = {}
-    prepared = []
-    for record in records:
-        key = (record.request_id, record.received_at, record.path, record.http_status,
-               record.write_key, record.auth, record.fault, record.scope,
-               id(record.headers), id(record.response))
-        known = shared_cache.get(key)
-        if known is None:
-            known = shared_cache[key] = (
-                b"," + _shared_fields(record) + b",",
-                (record.request_id, record.path, record.scope, record.http_status,
-                 record.write_key, int(record.fault), record.auth))
-        shared, shared_columns = known
-        plain = not (record.errors or record.warnings or record.violations
-                     or record.raw_body is not None)
-        own = own_cache.get((record.type, record.status)) if plain else None
-        if own is None:
-            own = _own_fields(record) + b',"payload":'
-            if plain:
-                own_cache[(record.type, record.status)] = own
-        message_id, group_id = record.message_id, record.group_id
-        user_id, anonymous_id = record.user_id, record.anonymous_id
-        message_id = message_id if type(message_id) is str and message_id else None
-        columns = (record.type, record.status,
-                   group_id if type(group_id) is str else None,
-                   user_id if type(user_id) is str else None,
-                   anonymous_id if type(anonymous_id) is str else None,
-                   message_id, int(bool(record.warnings)), int(bool(record.violations)))
-        body = b"".join((shared, own, _payload_json(record), b"}")).decode("utf-8")
-        prepared.append((shared_columns, columns, message_id, body))
-    return prepared
 
 
 class _FileLock:
@@ -315,9 +175,9 @@ class SqliteJournal:
         self._checkpointer = _Checkpointer(self.path)
         # Older SQLite builds take at most 999 parameters per statement.
         variables = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._insert_rows = max(1, min(_INSERT_ROWS, (variables - len(_SHARED_COLUMNS))
-                                       // len(_OWN_COLUMNS)))
-        self._lookup_chunk = max(1, min(_LOOKUP_CHUNK, variables))
+        self._insert_rows = max(1, min(INSERT_ROWS, (variables - len(SHARED_COLUMNS))
+                                       // len(OWN_COLUMNS)))
+        self._lookup_chunk = max(1, min(LOOKUP_CHUNK, variables))
         with self._lock, self._writers.held():  # processes opening a new file take turns
             # A new file gets 8 KB pages: a batch's rows fill fewer of them, so its commit
             # writes less (an existing file keeps its page size; this is a no-op there).
@@ -328,9 +188,9 @@ class SqliteJournal:
             # The checkpointer thread copies the WAL into the file; SQLite's own checkpoint,
             # which runs inside a call's COMMIT, stays as the backstop for a WAL it lets grow.
             self._db.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             present = {row[1] for row in self._db.execute("PRAGMA table_info(calls)")}
-            for column, kind in _ADDED_COLUMNS.items():
+            for column, kind in ADDED_COLUMNS.items():
                 if column not in present:
                     self._db.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
 
@@ -353,10 +213,10 @@ class SqliteJournal:
         step = self._lookup_chunk
         for start in range(0, len(wanted), step):
             chunk: list[str | None] = list(wanted[start:start + step])
-            size = min(_LOOKUP_SIZES[bisect_left(_LOOKUP_SIZES, len(chunk))], step)
+            size = min(LOOKUP_SIZES[bisect_left(LOOKUP_SIZES, len(chunk))], step)
             chunk += [None] * (size - len(chunk))  # a few statement shapes, all cached
             found.update((message_id, first) for message_id, first in self._db.execute(
-                _first_ids_query(size), chunk) if first is not None)
+                first_ids_query(size), chunk) if first is not None)
         return found
 
     def add(self, records: Iterable[Record]) -> list[Record]:
@@ -365,11 +225,11 @@ class SqliteJournal:
         added = list(records)
         if not added:
             return added
-        prepared = _prepared(added)
+        prepared = prepared_rows(added)
         wanted = {message_id for _, _, message_id, _ in prepared if message_id is not None}
         numbered: list[tuple[int, int | None]] = []
         with self._lock, self._writing() as db:
-            last = int(db.execute(_LAST_ID).fetchone()[0])
+            last = int(db.execute(LAST_ID).fetchone()[0])
             first = self._first_ids(wanted) if wanted else {}
             # One statement per run of records that share their request's columns, of at
             # most _insert_rows rows: [shared values, rows, values].
@@ -389,9 +249,9 @@ class SqliteJournal:
                 current[1] += 1
                 values = current[2]
                 values += columns
-                values += (last, duplicate_of, _with_ids(body, last, duplicate_of))
+                values += (last, duplicate_of, with_ids(body, last, duplicate_of))
             for _, rows, values in statements:
-                db.execute(_insert_query(rows), values)
+                db.execute(insert_query(rows), values)
             self._checkpointer.wrote(sum(len(body) for _, _, _, body in prepared))
         for record, (record_id, duplicate_of) in zip(added, numbered, strict=True):
             record.id, record.duplicate_of = record_id, duplicate_of
@@ -407,7 +267,7 @@ class SqliteJournal:
         if before is not None:
             clauses.append("id < ?")
             values.append(before)
-        for name, column in _COLUMNS.items():
+        for name, column in FILTER_COLUMNS.items():
             wanted = getattr(where, name)
             if wanted is None:
                 continue

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (ROOT / "mockseg", ROOT / "pytest_plugin" / "pytest_mockseg")
 
 CONTRACT = ("mockseg.rules", "mockseg.validation", "mockseg.schema", "mockseg.plans")
-JOURNAL = ("mockseg.records", "mockseg.journal", "mockseg.sqlite_journal", "mockseg.waiting")
+JOURNAL = ("mockseg.records", "mockseg.journal", "mockseg.sqlite_journal", "mockseg.sqlite_rows",
+           "mockseg.waiting")
 KIT = ("mockseg.assertions", "mockseg.mocksegment", "mockseg.strategies", "mockseg.conform",
        "mockseg.conform_cases", "mockseg.stateful", "mockseg.golden", "pytest_mockseg")
 ENTRY_POINTS = ("mockseg", "mockseg.__main__", "mockseg.cli")
