@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from mockseg._version import __version__ as __version__
 from mockseg.app import MockSegmentApp, Settings
 from mockseg.journal import CallFilter, Journal, Record
 from mockseg.mocksegment import MockSegment, ScopedMockSegment

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from mockseg import __version__
+from mockseg._version import __version__
 from mockseg.decoding import parse_json
 from mockseg.errors import (
     ApiError,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mockseg import __version__
+from mockseg._version import __version__
 from mockseg.cdn import CdnSettingsError
 from mockseg.conform import PLACEHOLDERS
 from mockseg.guard import is_loopback as _is_loopback

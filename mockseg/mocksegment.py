@@ -160,6 +160,8 @@ class ScopedMockSegment(_Assertions, ScopedFake):
     ``app`` or ``intercept()``) are judged with its settings and seen only by it; its
     assertions see only them."""
 
+    server: MockSegment
+
 
 class MockSegment(_Assertions, Fake):
     """A fake Segment Tracking API that checks the group contract and records every call, with

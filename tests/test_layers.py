@@ -7,8 +7,10 @@
   the test kit (assertions, strategies, conform, the delivery kit, the pytest plugin).
 
 Every ``import`` counts, at module level or inside a function, so a lazy import cannot hide a
-dependency that runs the wrong way. The entry points (``mockseg``, ``python -m mockseg`` and
-the command line) wire the layers together and may import any of them.
+dependency that runs the wrong way; so does a module named in ``importlib.import_module()`` or
+``__import__()``. The entry points (``mockseg``, ``python -m mockseg`` and the command line)
+wire the layers together and may import any of them; a name taken from the package itself
+(``from mockseg import MockSegment``) counts as importing the entry point.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ JOURNAL = ("mockseg.records", "mockseg.journal", "mockseg.sqlite_journal", "mock
            "mockseg.waiting")
 KIT = ("mockseg.assertions", "mockseg.mocksegment", "mockseg.strategies", "mockseg.conform",
        "mockseg.conform_cases", "mockseg.stateful", "mockseg.golden", "pytest_mockseg")
+FAKE = ("mockseg.admin", "mockseg.app", "mockseg.cdn", "mockseg.connection", "mockseg.decoding",
+        "mockseg.environ", "mockseg.errors", "mockseg.faults", "mockseg.framing", "mockseg.guard",
+        "mockseg.intercept", "mockseg.listener", "mockseg.logline", "mockseg.openapi",
+        "mockseg.responses", "mockseg.routes", "mockseg.server", "mockseg.serving", "mockseg.tls",
+        "mockseg.webui", "mockseg.wsgi")
 ENTRY_POINTS = ("mockseg", "mockseg.__main__", "mockseg.cli")
 #: Helpers with no layer of their own, which any layer may use.
-SHARED = ("mockseg.jsoncodec",)
+SHARED = ("mockseg.jsoncodec", "mockseg._version")
 #: What speaks HTTP or opens sockets, in the standard library and beyond.
 NETWORK = ("http", "socket", "socketserver", "ssl", "selectors", "wsgiref", "urllib.request",
            "werkzeug", "urllib3", "requests", "httpx", "_typeshed.wsgi")
@@ -64,8 +71,12 @@ def _imports_in(source: str, name: str, is_package: bool) -> set[str]:
                 module = ".".join([*base, *([node.module] if node.module else [])])
             else:
                 module = node.module or ""
-            found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names)
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+              and (getattr(node.func, "attr", None) == "import_module"
+                   or getattr(node.func, "id", None) in ("import_module", "__import__"))):
+            found.add(node.args[0].value)
     return found
 
 
@@ -73,36 +84,36 @@ MODULES = {_module_name(path): _imports(path)
            for package in PACKAGES for path in sorted(package.rglob("*.py"))}
 
 
+LAYERS = {"contract": CONTRACT, "journal": JOURNAL, "fake": FAKE, "kit": KIT, "shared": SHARED}
+
+
 def _layer(name: str) -> str:
     if name in ENTRY_POINTS:
         return "entry"
-    for layer, prefixes in (("contract", CONTRACT), ("journal", JOURNAL), ("kit", KIT),
-                            ("shared", SHARED)):
-        if _within(name, prefixes):
-            return layer
-    return "fake"
+    found = [layer for layer, prefixes in LAYERS.items() if _within(name, prefixes)]
+    if len(found) != 1:
+        raise AssertionError(f"{name} is in {found or 'no layer'}: give it one in {__file__}")
+    return found[0]
 
 
-def test_every_module_has_a_layer() -> None:
-    assert "mockseg.app" in MODULES and "mockseg.validation" in MODULES
-    layers = {_layer(name) for name in MODULES}
-    assert layers == {"entry", "contract", "journal", "kit", "shared", "fake"}
-
-
-def _ours(imports: set[str]) -> set[str]:
-    return {name for name in imports if _within(name, ("mockseg", "pytest_mockseg"))
-            and name.partition(".")[0] in ("mockseg", "pytest_mockseg")}
+def test_every_module_is_in_one_layer_and_every_listed_name_is_a_module() -> None:
+    assert {_layer(name) for name in MODULES} == {"entry", *LAYERS}
+    listed = [prefix for prefixes in LAYERS.values() for prefix in prefixes]
+    assert [prefix for prefix in [*listed, *ENTRY_POINTS] if prefix not in MODULES] == []
 
 
 def _of_layers(imports: set[str], layers: set[str]) -> list[str]:
     """The imported modules of ours that belong to ``layers`` (names of things inside a
-    module, such as ``mockseg.rules.Limits``, count as that module)."""
+    module, such as ``mockseg.rules.Limits`` or ``mockseg.MockSegment``, count as that
+    module)."""
     hits = []
-    for name in sorted(_ours(imports)):
+    for name in sorted(imports):
+        if name.partition(".")[0] not in ("mockseg", "pytest_mockseg"):
+            continue
         module = name
         while module and module not in MODULES:
             module = module.rpartition(".")[0]
-        if module and module != "mockseg" and _layer(module) in layers:
+        if module and _layer(module) in layers:
             hits.append(name)
     return hits
 
@@ -126,6 +137,11 @@ def test_the_fake_imports_nothing_of_the_test_kit(name: str) -> None:
     assert _of_layers(MODULES[name], {"kit", "entry"}) == []
 
 
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if _layer(n) == "shared"))
+def test_the_shared_helpers_import_nothing_of_ours(name: str) -> None:
+    assert _of_layers(MODULES[name], {"contract", "journal", "fake", "kit", "entry"}) == []
+
+
 def test_the_checks_see_a_wrong_way_import() -> None:
     """An import inside a function, or a relative one, is found and judged like any other."""
     source = ("from __future__ import annotations\n"
@@ -136,6 +152,13 @@ def test_the_checks_see_a_wrong_way_import() -> None:
     found = _imports_in(source, "mockseg.routes", is_package=False)
     assert {"mockseg.rules.Limits", "mockseg.assertions", "mockseg.strategies._valid"} <= found
     assert _of_layers(found, {"kit"}) == ["mockseg.assertions", "mockseg.strategies._valid"]
-    assert _of_layers(found, {"contract"}) == ["mockseg.rules", "mockseg.rules.Limits"]
+    assert _of_layers(found, {"contract"}) == ["mockseg.rules.Limits"]
     inside = _imports_in("from ..rules import Limits\n", "mockseg.plans._plan", is_package=False)
     assert "mockseg.rules.Limits" in inside
+    dynamic = _imports_in("import importlib\nimportlib.import_module('mockseg.conform')\n"
+                          "__import__('mockseg.golden')\n", "mockseg.app", is_package=False)
+    assert _of_layers(dynamic, {"kit"}) == ["mockseg.conform", "mockseg.golden"]
+    from_package = _imports_in("from mockseg import MockSegment, errors\n", "mockseg.app",
+                               is_package=False)
+    assert _of_layers(from_package, {"entry"}) == ["mockseg.MockSegment"]
+    assert _of_layers(from_package, {"fake"}) == ["mockseg.errors"]

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the whole HTTP surface: tracking endpoints and the admin API.
 
-Built from the code's own tables (the tracking paths of :mod:`mockseg.app`, the group schema of
+Built from the code's own tables (the tracking paths of :mod:`mockseg.routes`, the group schema of
 :mod:`mockseg.schema`, the error classes of :mod:`mockseg.errors`, the journal's filters) and
 served at ``/__mockseg/openapi.json``. ``tests/test_fuzz.py`` runs schemathesis against it, so
 it describes what the app answers, status by status. Its tracking half is in
@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-from mockseg import __version__
+from mockseg._version import __version__
 from mockseg.openapi._admin import admin_paths, admin_schemas
 from mockseg.openapi._parts import CORS, OPENAPI_VERSION, Schema, ref, response
 from mockseg.openapi._tracking import (
