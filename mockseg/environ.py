@@ -133,21 +133,17 @@ def _header_credentials(authorization: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-#: The last second :func:`stamp_now` formatted, and its text up to the milliseconds.
-_second: tuple[int, str] = (-1, "")
+@lru_cache(maxsize=1)
+def _second_text(second: int) -> str:
+    """A second since the epoch as UTC text, to the second: kept for the current second."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def stamp_now() -> str:
     """The time in UTC to the millisecond, as ``datetime.isoformat`` writes it, with ``Z``:
     ``2026-12-01T23:58:01.123Z``. The text of the second is made once per second."""
-    global _second
-    nanoseconds = time.time_ns()
-    second, rest = divmod(nanoseconds, 1_000_000_000)
-    cached = _second
-    if cached[0] != second:
-        cached = _second = (second, datetime.fromtimestamp(second, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S"))
-    return f"{cached[1]}.{rest // 1_000_000:03d}Z"
+    second, rest = divmod(time.time_ns(), 1_000_000_000)
+    return f"{_second_text(second)}.{rest // 1_000_000:03d}Z"
 
 
 #: The version-4 bits of a UUID: those to clear, and those to set.

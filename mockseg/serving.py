@@ -37,11 +37,13 @@ accepts the connections, :class:`~mockseg.listener.KeepAliveServer`, is in
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import http.client
 import io
 import logging
 import time
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from werkzeug.serving import WSGIRequestHandler
@@ -66,8 +68,6 @@ IDLE_TIMEOUT = 30.0
 CLIENT_GONE = "mockseg.client_gone"
 #: Unread request bytes up to this size are drained to keep the connection; more closes it.
 _DRAIN_LIMIT = 65_536
-#: The last second a ``Date`` header was made for, and its text.
-_date: tuple[int, str] = (-1, "")
 
 
 def __getattr__(name: str) -> Any:
@@ -130,6 +130,13 @@ def _no_write(data: bytes) -> None:
 
 # --- the connection -----------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _date_text(second: int) -> str:
+    """A ``Date`` header's text for a second since the epoch (as http.server writes it): kept
+    for the current second."""
+    return email.utils.formatdate(second, usegmt=True)
+
+
 class KeepAliveHandler(WSGIRequestHandler):
     """One connection: many requests in turn, each through the WSGI app."""
 
@@ -145,14 +152,9 @@ class KeepAliveHandler(WSGIRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The ``Date`` header's text; the current second's is made once per second."""
-        global _date
         if timestamp is not None:
             return super().date_time_string(timestamp)
-        second = int(time.time())
-        cached = _date
-        if cached[0] != second:
-            cached = _date = (second, super().date_time_string(second))
-        return cached[1]
+        return _date_text(int(time.time()))
 
     def setup(self) -> None:
         super().setup()
