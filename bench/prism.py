@@ -57,6 +57,7 @@ from bench.servers import (
     SocketClient,
     admin_call,
     mockseg_server,
+    settle,
 )
 
 __all__ = ["run_prism"]
@@ -333,13 +334,7 @@ class Lane:
             self.cpu_ms.append((after - before) * 1e3 / self.count)
             # the harness's process is only the client here: its server is elsewhere
             self.client_ms.append((client_after - client_before) * 1e3 / self.count)
-        served = self.client.served
-        if served.recorded is not None:
-            accepted = served.recorded()
-            if accepted != self.count * self.messages:
-                raise RuntimeError(f"{served.label} accepted {accepted} of "
-                                   f"{self.count * self.messages} messages")
-        served.reset()  # outside the timing: the journal restarts empty
+        settle(self.client.served, self.count * self.messages)  # outside the timing
         return figure
 
 

@@ -26,7 +26,7 @@ from bench.harness import Context, Metric, Result, Side, Target, alternate, rati
 from bench.payloads import WRITE_KEY, b2b_body, b2b_bytes, batch_bytes, request_headers
 
 __all__ = ["admin_call", "checked_run", "run_intercept", "run_start_stop", "run_throughput_batch",
-           "run_throughput_group"]
+           "run_throughput_group", "settle"]
 
 _SUCCESS = b'{"success": true}'
 
@@ -295,21 +295,24 @@ class SocketClient:
 
 def checked_run(client: SessionClient | RawClient, count: int,
                 messages: int) -> Callable[[], float]:
-    """One repeat of ``client``: its requests/s over ``count`` requests; then, where the server
-    counts what it accepted, a check that it accepted all ``count * messages`` messages, and
-    its journal emptied (both outside the timing)."""
+    """One repeat of ``client``: its requests/s over ``count`` requests, then
+    :func:`settle` (outside the timing)."""
     def run() -> float:
         figure = client.run(count)
-        served = client.served
-        if served.recorded is not None:
-            accepted = served.recorded()
-            if accepted != count * messages:
-                raise RuntimeError(f"{served.label} accepted {accepted} of "
-                                   f"{count * messages} messages")
-        served.reset()
+        settle(client.served, count * messages)
         return figure
 
     return run
+
+
+def settle(served: Served, messages: int) -> None:
+    """After a repeat: where the server counts what it accepted, check that it accepted all
+    ``messages``; then empty its journal."""
+    if served.recorded is not None:
+        accepted = served.recorded()
+        if accepted != messages:
+            raise RuntimeError(f"{served.label} accepted {accepted} of {messages} messages")
+    served.reset()
 
 
 def admin_call(host: str, port: int | None, method: str, path: str, *, label: str = "",
