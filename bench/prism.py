@@ -77,6 +77,8 @@ IN_CI = os.environ.get("CI") == "true"
 #: The metrics with a target: (label, target); a skipped run reports them without values.
 TARGETS = (("mockseg / Prism, single calls", Target(">=", 4.0)),
            ("mockseg / Prism, batch-100", Target(">=", 3.0)))
+#: The two payloads' lane prefixes, and how a metric's label names them.
+_KINDS = (("single", "single calls"), ("batch-100", "batch-100"))
 #: bench/floor.py's servers: what answering costs before any of mockseg's work.
 FLOORS = ("werkzeug floor", "mockseg's HTTP stack, idle app")
 START_TIMEOUT = 60.0
@@ -428,24 +430,24 @@ def _metrics(figures: dict[str, list[float]], outcomes: dict[str, list[tuple[boo
     for (label, target), kind in zip(TARGETS, ("single", "batch-100"), strict=True):
         metrics.append(Metric(label, "x", ratios(figures[f"{kind}: mockseg{SOCKET}"],
                                                  figures[f"{kind}: Prism{SOCKET}"]), target))
-    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+    for kind, what in _KINDS:
         theirs, ours = cpu_ms[f"{kind}: Prism{SOCKET}"], cpu_ms[f"{kind}: mockseg{SOCKET}"]
         if theirs and len(theirs) == len(ours) and all(ours):  # not below the clock's tick
             metrics.append(Metric(f"Prism / mockseg server CPU per request, {what}", "x",
                                   ratios(theirs, ours)))
-    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+    for kind, what in _KINDS:
         for floor in FLOORS:
             metrics.append(Metric(f"{floor} / Prism, {what}", "x",
                                   ratios(figures[f"{kind}: {floor}{SOCKET}"],
                                          figures[f"{kind}: Prism{SOCKET}"])))
-    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+    for kind, what in _KINDS:
         metrics.append(Metric(f"mockseg / Prism over http.client, {what}", "x",
                               ratios(figures[f"{kind}: mockseg{RAW}"],
                                      figures[f"{kind}: Prism{RAW}"])))
-    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+    for kind, what in _KINDS:
         metrics.append(Metric(f"mockseg / Prism over requests.Session, {what}", "x",
                               ratios(figures[f"{kind}: mockseg"], figures[f"{kind}: Prism"])))
-    for kind, what in (("single", "single calls"), ("batch-100", "batch-100")):
+    for kind, what in _KINDS:
         metrics.append(Metric(f"mockseg / Prism, each at its default log level, {what}", "x",
                               ratios(figures[f"{kind}: mockseg, default logging{SOCKET}"],
                                      figures[f"{kind}: Prism, default logging{SOCKET}"])))
